@@ -1,0 +1,1 @@
+"""DeepSDF, re-implemented: importable code behind the top-level scripts."""
