@@ -6,10 +6,10 @@ parts (see docs/benchmarks.md). Evaluating w at every query costs 1.5x-5x the di
 meshes, so the sign is computed in three tiers, cheapest first:
 
 1. Face sides. w is evaluated just off both sides of every face (4 points a side). A small face
-   whose points agree gets a label per side (inside or not). Large faces get none: another part
+   whose points agree, inside on one side and outside on the other, is "clean" and gets a label. Large faces get none: another part
    may cross them between the test points, as CAD parts often do.
 2. Each query's closest point c (from the distance query) lies inside a face, on an edge or on a
-   vertex. Inside a face: the query takes the label of the side it is on (the segment from the query
+   vertex. Inside a clean face: the query takes the label of the side it is on (the segment from the query
    to c crosses no surface, so the sign is the same as just off c). On an edge or vertex whose faces
    are all "clean" (one side in, one side out): the sign of (q - c) . pseudonormal, built from those
    faces' normals turned outward by their labels (Baerentzen and Aanaes, with the orientation taken
@@ -19,6 +19,13 @@ meshes, so the sign is computed in three tiers, cheapest first:
 
 For meshes with many faces relative to queries, tier 1 would cost more than it saves; then w is
 evaluated at every query directly.
+
+Tiers 1-2 are off by default (face_labels=False): they assume that each face is wound like its
+neighbours. Just off a single flipped face its own half-turn dominates w, so its label comes out
+reversed and the queries near it get the wrong sign (92% right on a sphere with 10% of its faces
+flipped, where w at the queries is 99.97% right). Whole parts turned inside out are fixed beforehand
+by orient_components, so they are safe; single flipped faces are not. Use face_labels=True only for
+meshes known to be consistently wound (scans, remeshed or subdivided models).
 """
 import igl
 import numpy as np
@@ -50,7 +57,7 @@ class SignedDistance:
     coincident vertices merged, as CAD files often repeat them along seams.
     """
 
-    def __init__(self, V, F, queries_hint=500_000, orient_parts=True):
+    def __init__(self, V, F, queries_hint=500_000, orient_parts=True, face_labels=False):
         self.V = np.ascontiguousarray(V, dtype=np.float64)
         self.F = np.ascontiguousarray(F, dtype=np.int64)
         if orient_parts:
@@ -64,7 +71,7 @@ class SignedDistance:
         self.longest = np.linalg.norm(tri - np.roll(tri, 1, axis=1), axis=2).max(1)
         # Tiers 1-2 pay off when the test points (8 per face) are few next to the queries and most
         # faces are small enough to be labelled; otherwise w is evaluated at every query.
-        self.use_labels = (8 * len(self.F) < queries_hint / 2) and np.median(self.longest) <= LABEL_SPACING * span / 2
+        self.use_labels = face_labels and (8 * len(self.F) < queries_hint / 2) and np.median(self.longest) <= LABEL_SPACING * span / 2
         self.side_w = None
         if self.use_labels:
             self._label_faces(tri)
@@ -96,6 +103,9 @@ class SignedDistance:
         self.plus_in = plus == count
         self.minus_in = minus == count
         # +1: the stored normal points outside; -1: it points inside; 0: not a clean boundary face.
+        # Only clean faces are used: just off a flipped face w is near 0 on both sides (its own
+        # half-turn cancels the rest), so "both sides outside" cannot be trusted, and internal faces
+        # ("both inside") are left to tier 3 as well.
         clean = self.face_ok & (self.plus_in != self.minus_in)
         self.out_sign = np.where(clean, np.where(self.plus_in, -1.0, 1.0), 0.0)
 
@@ -148,7 +158,7 @@ class SignedDistance:
         nsmall = small.sum(1)
         delta = Q - closest
         # closest point inside a face: the label of the side the query is on
-        m = (nsmall == 0) & self.face_ok[face]
+        m = (nsmall == 0) & (self.out_sign[face] != 0)
         side_plus = np.einsum("nd,nd->n", delta[m], self.normals[face[m]]) > 0
         inside[m] = np.where(side_plus, self.plus_in[face[m]], self.minus_in[face[m]])
         known |= m

@@ -1,0 +1,139 @@
+"""Signed distance against analytic shapes: sphere, box, torus, overlapping parts, holes, flips."""
+import numpy as np
+import trimesh
+
+from source.shape_families import part_sdf, shape_sdf
+from source.signed_distance import SignedDistance, orient_components, unsigned_distance, winding_number
+
+
+def _queries(n=20_000, seed=0, scale=1.0):
+    return np.random.default_rng(seed).uniform(-scale, scale, size=(n, 3))
+
+
+def _sphere_mesh(r=0.5):
+    m = trimesh.creation.icosphere(subdivisions=5, radius=r)
+    return np.asarray(m.vertices), np.asarray(m.faces)
+
+
+def test_sphere_distance_and_sign():
+    V, F = _sphere_mesh(0.5)
+    Q = _queries()
+    sdf = SignedDistance(V, F)(Q)
+    truth = np.linalg.norm(Q, axis=1) - 0.5
+    # the icosphere's faces lie up to ~1.2e-4 inside the true sphere
+    assert np.abs(sdf - truth).max() < 2e-4
+    far = np.abs(truth) > 2e-4
+    assert (np.sign(sdf[far]) == np.sign(truth[far])).all()
+
+
+def test_box_distance_is_exact():
+    m = trimesh.creation.box(extents=(0.6, 0.4, 1.0))
+    Q = _queries()
+    sdf = SignedDistance(np.asarray(m.vertices), np.asarray(m.faces))(Q)
+    truth = part_sdf({"type": "box", "center": [0, 0, 0], "half": [0.3, 0.2, 0.5]}, Q)
+    np.testing.assert_allclose(sdf, truth, atol=1e-9)
+
+
+def test_torus_sign_and_distance():
+    R, r = 0.5, 0.2
+    m = trimesh.creation.torus(major_radius=R, minor_radius=r, major_sections=128, minor_sections=64)
+    Q = _queries()
+    sdf = SignedDistance(np.asarray(m.vertices), np.asarray(m.faces))(Q)
+    truth = np.linalg.norm(np.stack([np.linalg.norm(Q[:, :2], axis=1) - R, Q[:, 2]], axis=1), axis=1) - r
+    assert np.abs(sdf - truth).max() < 2e-3  # faceting of 128 x 64 sections
+    far = np.abs(truth) > 2e-3
+    assert (np.sign(sdf[far]) == np.sign(truth[far])).all()
+
+
+def _overlapping_boxes():
+    parts = [{"type": "box", "center": [0, 0, 0], "half": [0.5, 0.1, 0.3]},
+             {"type": "box", "center": [0.3, 0.2, 0], "half": [0.1, 0.4, 0.1]},
+             {"type": "box", "center": [-0.3, -0.1, 0.1], "half": [0.15, 0.15, 0.5]}]
+    meshes = []
+    for p in parts:
+        m = trimesh.creation.box(extents=2 * np.asarray(p["half"]))
+        m.apply_translation(p["center"])
+        meshes.append(m)
+    return parts, meshes
+
+
+def test_overlapping_boxes_without_union():
+    parts, meshes = _overlapping_boxes()
+    m = trimesh.util.concatenate(meshes)  # internal faces stay: no boolean union
+    Q = _queries()
+    sdf = SignedDistance(np.asarray(m.vertices), np.asarray(m.faces))(Q)
+    truth = shape_sdf(parts, Q)
+    assert (np.sign(sdf) == np.sign(truth)).mean() == 1.0
+    out = truth > 0  # outside, the distance to the union is exactly the min over parts
+    np.testing.assert_allclose(sdf[out], truth[out], atol=1e-9)
+
+
+def test_flipped_part_is_reoriented():
+    parts, meshes = _overlapping_boxes()
+    meshes[1].invert()  # one part modelled inside out
+    m = trimesh.util.concatenate(meshes)
+    V, F = np.asarray(m.vertices), np.asarray(m.faces)
+    Q = _queries()
+    truth = shape_sdf(parts, Q)
+    # without reorientation the overlap cancels (+1 - 1 = 0) and reads as outside
+    raw = np.abs(winding_number(V, F, Q)) > 0.5
+    overlap = (part_sdf(parts[0], Q) < 0) & (part_sdf(parts[1], Q) < 0)
+    assert overlap.sum() > 10 and (raw[overlap] == False).all()
+    sdf = SignedDistance(V, F)(Q)
+    assert (np.sign(sdf) == np.sign(truth)).mean() == 1.0
+    # orient_components flips exactly the faces of the inverted part
+    assert (orient_components(V, F) != F).any(1).sum() == 12
+
+
+def test_face_labels_are_reversed_by_flipped_faces():
+    """The documented limit of the optional tiers: why they are off by default."""
+    V, F = _sphere_mesh(0.5)
+    F = F.copy()
+    flip = np.random.default_rng(1).random(len(F)) < 0.1
+    F[flip] = F[flip][:, ::-1]
+    Q = _queries()
+    truth = np.linalg.norm(Q, axis=1) - 0.5
+    fast = SignedDistance(V, F, face_labels=True)(Q)
+    default = SignedDistance(V, F)(Q)
+    far = np.abs(truth) > 2e-4
+    assert (np.sign(fast[far]) == np.sign(truth[far])).mean() < 0.99
+    assert (np.sign(default[far]) == np.sign(truth[far])).mean() > 0.999
+
+
+def test_flipped_faces_and_hole_on_sphere():
+    V, F = _sphere_mesh(0.5)
+    rng = np.random.default_rng(1)
+    F = F.copy()
+    flip = rng.random(len(F)) < 0.1
+    F[flip] = F[flip][:, ::-1]  # 10% of faces flipped at random
+    centers = V[F].mean(1)
+    F = F[np.linalg.norm(centers - [0, 0, 0.5], axis=1) > 0.1]  # a hole at the pole
+    Q = _queries()
+    truth = np.linalg.norm(Q, axis=1) - 0.5
+    sdf = SignedDistance(V, F)(Q)
+    far = np.abs(truth) > 2e-4
+    assert (np.sign(sdf[far]) == np.sign(truth[far])).mean() > 0.999
+
+
+def test_open_sheet_is_ambiguous_and_closed_is_not():
+    sheet = trimesh.creation.box(extents=(1, 1, 0.2))
+    sheet.update_faces(sheet.face_normals[:, 2] > 0.5)  # only the top face: an open square
+    S = SignedDistance(np.asarray(sheet.vertices), np.asarray(sheet.faces))
+    assert S.ambiguous_area_fraction() > 0.5
+    V, F = _sphere_mesh()
+    assert SignedDistance(V, F).ambiguous_area_fraction() < 1e-3
+
+
+def test_tiers_agree_with_direct_winding_number():
+    """Fine meshes take the labelled-face path; it must match w evaluated at every query."""
+    V, F = _sphere_mesh(0.5)
+    parts, meshes = _overlapping_boxes()
+    box = trimesh.util.concatenate(meshes).subdivide_to_size(0.02)
+    for V, F in ((V, F), (np.asarray(box.vertices), np.asarray(box.faces))):
+        S = SignedDistance(V, F, queries_hint=10**7, face_labels=True)
+        assert S.use_labels
+        Q = _queries(50_000, seed=2)
+        d, _, _ = unsigned_distance(V, F, Q)
+        direct = np.where(np.abs(winding_number(V, orient_components(V, F), Q)) > 0.5, -d, d)
+        np.testing.assert_array_equal(S(Q), direct)
+        assert S.last_fallback < 0.5  # most queries were answered by tiers 1-2
