@@ -26,7 +26,7 @@ def main(argv=None):
     ap.add_argument("--num-samples", type=int, default=500_000, help="SDF samples per mesh (DeepSDF: 500,000)")
     ap.add_argument("--surface-samples", type=int, default=30_000, help="surface points per mesh for evaluation")
     ap.add_argument("--sign", choices=SIGN_METHODS, default="winding",
-                    help="winding: generalised winding number (robust on broken meshes); scan: DeepSDF's virtual-scan vote")
+                    help="sign rule: winding = generalised winding number, robust on overlapping, flipped and holed parts")
     ap.add_argument("--max-ambiguous", type=float, default=0.05,
                     help="winding sign: reject meshes whose surface has no clear inside over more than this share of area")
     ap.add_argument("--keep-untrusted", action="store_true", help="sample meshes with an untrusted sign anyway")

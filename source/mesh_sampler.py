@@ -17,7 +17,7 @@ import trimesh
 from . import paths
 from .mesh_io import MeshError, load_mesh, normalization_parameters
 
-SIGN_METHODS = ("winding", "scan")
+SIGN_METHODS = ("winding",)
 
 
 @dataclass
@@ -28,9 +28,9 @@ class MeshSampler:
     variances: the two Gaussian perturbations of surface points (0.005 and 0.0005).
     uniform_fraction: share drawn uniformly in [-1, 1]^3 (3/50); the rest (47/50) is near the surface,
         half with each variance, from the same surface points.
-    sign: "winding" (generalised winding number, default) or "scan" (DeepSDF's virtual-scan vote).
+    sign: "winding" (generalised winding number with parts re-oriented; see signed_distance.py).
     max_ambiguous: meshes whose surface is ambiguous (open) over more than this share of its area are
-        untrusted (winding); with "scan", the original's 2% wrong observations / 3% bad triangles.
+        untrusted.
     keep_untrusted: sample untrusted meshes anyway (they are still reported).
     """
 
@@ -65,34 +65,21 @@ class MeshSampler:
         Raises MeshError when the mesh's sign cannot be trusted (and keep_untrusted is off).
         """
         from .signed_distance import SignedDistance
-        from .virtual_scan import MAX_BAD_TRIANGLES, MAX_WRONG_OBSERVATIONS, VirtualScanSDF
 
         rng = np.random.default_rng(self.seed)
         offset, scale = normalization_parameters(V, F)
         Vn = (V + offset) * scale
         Q = self.sample_points(Vn, F, rng)
         stats = {}
-        if self.sign == "winding":
-            sdf_fn = SignedDistance(Vn, F, queries_hint=len(Q))
-            amb = sdf_fn.ambiguous_area_fraction()
-            stats["ambiguous_area"] = amb
-            untrusted = f"open surface: {100 * amb:.1f}% of its area has no clear inside" if amb > self.max_ambiguous else None
-            if untrusted is None or self.keep_untrusted:
-                sdf = sdf_fn(Q)
-                keep = np.ones(len(Q), dtype=bool)
-        else:
-            scan = VirtualScanSDF(Vn, F, stdv=np.sqrt(self.variances[0]), seed=self.seed)
-            stats.update(wrong_observations=scan.wrong_observations, bad_triangles=scan.bad_triangles)
-            untrusted = None
-            if scan.wrong_observations > MAX_WRONG_OBSERVATIONS or scan.bad_triangles > MAX_BAD_TRIANGLES:
-                untrusted = (f"untrusted scans: {100 * scan.wrong_observations:.1f}% wrong observations, "
-                             f"{100 * scan.bad_triangles:.1f}% bad triangles")
-            if untrusted is None or self.keep_untrusted:
-                sdf, keep = scan(Q)
+        sdf_fn = SignedDistance(Vn, F, queries_hint=len(Q))
+        amb = sdf_fn.ambiguous_area_fraction()
+        stats["ambiguous_area"] = amb
+        untrusted = f"open surface: {100 * amb:.1f}% of its area has no clear inside" if amb > self.max_ambiguous else None
+        if untrusted is None or self.keep_untrusted:
+            sdf = sdf_fn(Q)
         stats["untrusted"] = untrusted
         if untrusted and not self.keep_untrusted:
             raise UntrustedMesh(f"{name}: {untrusted}")
-        Q, sdf = Q[keep], sdf[keep]
         samples = np.concatenate([Q, sdf[:, None]], axis=1).astype(np.float32)
         surface, _ = trimesh.sample.sample_surface(trimesh.Trimesh(Vn, F, process=False), self.surface_samples,
                                                    seed=int(rng.integers(2**31)))
