@@ -1,0 +1,72 @@
+"""Signed distance speed: our whole computation vs the bare exact distance vs trimesh, side by side.
+
+  python bench/bench_sdf.py MESH [MESH ...] [--subdivide 0 2 4] [--threads 1 2]
+For each mesh: 500,000 DeepSDF-distributed points; times of (a) libigl's exact unsigned distance alone,
+(b) SignedDistance (distance + winding-number sign, parts re-oriented), and (c) trimesh's
+proximity.signed_distance on a 20,000-point subset (it is slow and its memory grows with the points),
+compared per point. Threads: libigl's worker threads (IGL_NUM_THREADS), each setting in a fresh process.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_one(mesh, subdivide, n, trimesh_n):
+    import numpy as np
+    import trimesh
+
+    sys.path.insert(0, str(ROOT))
+    from source.mesh_io import load_mesh, normalization_parameters
+    from source.mesh_sampler import MeshSampler
+    from source.signed_distance import SignedDistance, unsigned_distance
+
+    V, F = load_mesh(mesh)
+    for _ in range(subdivide):
+        V, F = trimesh.remesh.subdivide(V, F)
+    off, sc = normalization_parameters(V, F)
+    V = (V + off) * sc
+    Q = MeshSampler(num_samples=n).sample_points(V, F, np.random.default_rng(0))
+    t = time.perf_counter(); unsigned_distance(V, F, Q); t_dist = time.perf_counter() - t
+    t = time.perf_counter(); sdf = SignedDistance(V, F, queries_hint=len(Q))(Q); t_ours = time.perf_counter() - t
+    out = {"mesh": Path(mesh).name, "faces": int(len(F)), "points": n, "igl_threads": os.environ.get("IGL_NUM_THREADS"),
+           "distance_s": round(t_dist, 3), "signed_s": round(t_ours, 3), "ratio_to_distance": round(t_ours / t_dist, 2)}
+    if trimesh_n:
+        sub = Q[:trimesh_n]
+        t = time.perf_counter(); ours = SignedDistance(V, F, queries_hint=len(sub))(sub); t_o = time.perf_counter() - t
+        m = trimesh.Trimesh(V, F, process=False)
+        t = time.perf_counter(); ref = -trimesh.proximity.signed_distance(m, sub); t_t = time.perf_counter() - t
+        out.update(trimesh_points=trimesh_n, trimesh_s=round(t_t, 3), ours_same_points_s=round(t_o, 3),
+                   speedup_vs_trimesh=round(t_t / t_o, 1), sign_agreement_with_trimesh=float(np.mean(np.sign(ours) == np.sign(ref))))
+    import resource
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(out), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("meshes", nargs="+", help="mesh files")
+    ap.add_argument("--subdivide", type=int, nargs="+", default=[0], help="midpoint subdivisions to apply (x4 faces each)")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="libigl thread counts to compare")
+    ap.add_argument("--points", type=int, default=500_000, help="query points per mesh")
+    ap.add_argument("--trimesh-points", type=int, default=20_000, help="subset for trimesh (0: skip)")
+    ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        return run_one(args.one[0], int(args.one[1]), args.points, int(args.one[2]))
+    for mesh in args.meshes:
+        for s in args.subdivide:
+            for th in args.threads:
+                env = dict(os.environ, IGL_NUM_THREADS=str(th))
+                tn = args.trimesh_points if th == args.threads[0] and s == args.subdivide[0] else 0
+                subprocess.run([sys.executable, __file__, mesh, "--points", str(args.points), "--one", mesh, str(s), str(tn)],
+                               env=env, check=True)
+
+
+if __name__ == "__main__":
+    main()
