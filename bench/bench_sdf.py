@@ -4,7 +4,7 @@
 For each mesh: 500,000 DeepSDF-distributed points; times of (a) libigl's exact unsigned distance alone,
 (b) SignedDistance (distance + winding-number sign, parts re-oriented), and (c) trimesh's
 proximity.signed_distance on a 20,000-point subset (it is slow and its memory grows with the points),
-compared per point. Threads: libigl's worker threads (IGL_NUM_THREADS), each setting in a fresh process.
+compared per point (trimesh needs `pip install rtree` for this). Threads: libigl's worker threads (IGL_NUM_THREADS), each setting in a fresh process.
 """
 import argparse
 import json
