@@ -70,16 +70,13 @@ class MeshSampler:
         offset, scale = normalization_parameters(V, F)
         Vn = (V + offset) * scale
         Q = self.sample_points(Vn, F, rng)
-        stats = {}
         sdf_fn = SignedDistance(Vn, F, queries_hint=len(Q))
         amb = sdf_fn.ambiguous_area_fraction()
-        stats["ambiguous_area"] = amb
         untrusted = f"open surface: {100 * amb:.1f}% of its area has no clear inside" if amb > self.max_ambiguous else None
-        if untrusted is None or self.keep_untrusted:
-            sdf = sdf_fn(Q)
-        stats["untrusted"] = untrusted
         if untrusted and not self.keep_untrusted:
             raise UntrustedMesh(f"{name}: {untrusted}")
+        stats = {"ambiguous_area": amb, "untrusted": untrusted}
+        sdf = sdf_fn(Q)
         samples = np.concatenate([Q, sdf[:, None]], axis=1).astype(np.float32)
         surface, _ = trimesh.sample.sample_surface(trimesh.Trimesh(Vn, F, process=False), self.surface_samples,
                                                    seed=int(rng.integers(2**31)))

@@ -98,8 +98,7 @@ def test_fetch_shapenet_from_local_server(tmp_path, archive):
 
 
 def test_checksum_mismatch_is_refused(tmp_path, archive):
-    srv = _Server({"/a.zip": archive})
-    srv.files["/a.zip"] = archive  # served body and stated hash agree...
+    srv = _Server({"/a.zip": archive})  # the served body and its stated hash agree...
     try:
         (tmp_path / "a.zip.part").write_bytes(b"X" * 10)  # ...but a corrupt partial file is continued
         with pytest.raises(DataError, match="SHA-256 mismatch"):
