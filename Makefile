@@ -15,10 +15,19 @@ $(VENV)/.installed: requirements.txt
 
 setup: $(VENV)/.installed
 
-# load the embedded default data, sample signed distances, and write an HTML page of the samples
+EXPERIMENT ?= training/narrow
+ITERATIONS ?= 300
+RESOLUTION ?= 128
+
+# the whole chain on the embedded default data: load, sample, train, reconstruct the test split, evaluate,
+# and write report/index.html (resumable: each step skips what is done already)
 pipeline: setup
 	$(PY) load_data.py --default
 	$(PY) sample_points.py --dataset EmbeddedShapes --workers $(WORKERS) --num-samples $(SAMPLES) --report report/samples.html
+	if [ -f $(EXPERIMENT)/ModelParameters/latest.pth ]; then $(PY) train.py -e $(EXPERIMENT) --resume; \
+	else $(PY) train.py -e $(EXPERIMENT) --specs specs.json; fi
+	$(PY) reconstruct.py -e $(EXPERIMENT) --iterations $(ITERATIONS) --samples 4000 --resolution $(RESOLUTION)
+	$(PY) evaluate.py -e $(EXPERIMENT) --report report/index.html
 
 test: setup
 	$(PY) -m pytest -q tests

@@ -88,7 +88,7 @@ class DeepSDFReconstructor:
         it = range(self.iterations)
         if self.progress:
             from tqdm import tqdm
-            it = tqdm(it, desc=f"reconstructing {K} shape(s)", unit="it", leave=False)
+            it = tqdm(it, desc=f"reconstructing {K} shape(s)", unit="it", leave=False, mininterval=1.0)
         per_shape = torch.zeros(K, device=self.device)
         for i in it:
             for group in opt.param_groups:

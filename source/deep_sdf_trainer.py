@@ -62,6 +62,9 @@ class DeepSDFTrainer:
         if scenes is None:
             if not s["TrainSplit"]:
                 raise specs_mod.SpecsError("specs.json: key 'TrainSplit' is required to train")
+            if not Path(s["TrainSplit"]).exists():
+                raise specs_mod.SpecsError(f"{s['TrainSplit']}: no such split file (key 'TrainSplit'); "
+                                           f"sample_points.py writes one per dataset")
             scenes = read_split(s["TrainSplit"])
         self.data = SDFSamples(self.data_dir, scenes, device=self.device, progress=self.progress)
         self.scenes = self.data.scenes
@@ -242,7 +245,7 @@ class DeepSDFTrainer:
         bar = None
         if self.progress:
             from tqdm import tqdm
-            bar = tqdm(epochs, desc="training", unit="epoch", initial=self.start_epoch - 1, total=last)
+            bar = tqdm(epochs, desc="training", unit="epoch", initial=self.start_epoch - 1, total=last, mininterval=1.0)
             epochs = bar
         try:
             for epoch in epochs:

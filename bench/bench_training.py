@@ -1,0 +1,116 @@
+"""Training throughput (samples per second, forward + backward + optimizer step), side by side:
+the in-memory SDFSamples against a loader that reads every scene's .npz for every batch, as the original
+does; and the effect of --amp and --compile. Also the decoder alone on random data (no loading, no
+optimizer), the ceiling the pipeline is compared with.
+
+  python bench/bench_training.py --dataset EmbeddedShapes --steps 20
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from source import paths  # noqa: E402
+from source import specs as specs_mod  # noqa: E402
+from source.deep_sdf_trainer import DeepSDFTrainer  # noqa: E402
+
+
+class NpzPerBatch:
+    """The original's data path: every batch opens and decompresses each scene's sample file."""
+
+    def __init__(self, data_dir, scenes, device):
+        self.files = [paths.sdf_samples(data_dir, *s) for s in scenes]
+        self.scenes, self.device = scenes, device
+
+    def draw(self, scene_ids, samples_per_scene, generator=None, part=None):
+        half = samples_per_scene // 2
+        out = []
+        for i in scene_ids.tolist():
+            with np.load(self.files[i]) as f:
+                pos, neg = torch.from_numpy(f["pos"]), torch.from_numpy(f["neg"])
+            out.append(torch.cat([pos[torch.randint(len(pos), (half,))], neg[torch.randint(len(neg), (half,))]]))
+        batch = torch.cat(out).to(self.device)
+        return batch[:, :3], batch[:, 3:], None
+
+
+def throughput(trainer, steps, warmup=3):
+    s = trainer.specs
+    n = len(trainer.scenes)
+    per = min(s["ScenesPerBatch"], n)
+    g = torch.Generator().manual_seed(0)
+    batches = [torch.randperm(n, generator=g)[:per] for _ in range(steps + warmup)]
+    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
+    for ids in batches[:warmup]:
+        trainer.step(ids, 1)
+    sync()
+    t = time.perf_counter()
+    for ids in batches[warmup:]:
+        trainer.step(ids, 1)
+    sync()
+    return steps * per * s["SamplesPerScene"] / (time.perf_counter() - t)
+
+
+def decoder_alone(trainer, steps, warmup=3):
+    """Forward + backward of the decoder on random inputs of one batch's size: no data, no optimizer."""
+    s = trainer.specs
+    n = min(s["ScenesPerBatch"], len(trainer.scenes)) * s["SamplesPerScene"]
+    codes = torch.randn(n, s["CodeLength"], device=trainer.device)
+    xyz = torch.randn(n, 3, device=trainer.device)
+    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
+    for k in range(steps + warmup):
+        if k == warmup:
+            sync()
+            t = time.perf_counter()
+        trainer.model(codes, xyz).abs().sum().backward()
+    sync()
+    return steps * n / (time.perf_counter() - t)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="EmbeddedShapes", help="sampled dataset (its _train split is used)")
+    p.add_argument("--data-dir", default="data", help="folder holding SdfSamples/")
+    p.add_argument("--presets", default="very_narrow,narrow,paper", help="comma-separated presets/<name>.json")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
+    p.add_argument("--batch", default=None, help="override 'ScenesPerBatch,SamplesPerScene' for all presets")
+    p.add_argument("--variants", default="memory,npz,amp", help="comma-separated: memory, npz, amp, compile")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is one)")
+    p.add_argument("--out", default=None, help="also write the results as JSON here")
+    args = p.parse_args()
+
+    results = []
+    for preset in args.presets.split(","):
+        specs = specs_mod.load(Path("presets") / f"{preset}.json")
+        specs["TrainSplit"] = str(Path(args.data_dir) / "splits" / f"{args.dataset}_train.json")
+        specs["NetworkSpecs"]["dropout"] = specs["NetworkSpecs"]["dropout"]  # as in the preset
+        if args.batch:
+            specs["ScenesPerBatch"], specs["SamplesPerScene"] = (int(x) for x in args.batch.split(","))
+        row = {"preset": preset, "scenes_per_batch": specs["ScenesPerBatch"], "samples_per_scene": specs["SamplesPerScene"]}
+        for variant in args.variants.split(","):
+            tr = DeepSDFTrainer("/tmp/bench_training_unused", specs, data_dir=args.data_dir, device=args.device,
+                                amp=variant == "amp", compile=variant == "compile", progress=False, tensorboard=False)
+            tr.build()
+            if variant == "npz":
+                tr.data = NpzPerBatch(args.data_dir, tr.scenes, tr.device)
+            row[variant] = throughput(tr, args.steps)
+            if variant == "memory":
+                row["decoder_alone"] = decoder_alone(tr, args.steps)
+                row["bytes_per_scene"] = tr.data.nbytes / len(tr.scenes)
+            print(json.dumps({k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+        if "npz" in row and "memory" in row:
+            row["memory_over_npz"] = row["memory"] / row["npz"]
+        results.append(row)
+    print(f"device: {tr.device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    for r in results:
+        print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
