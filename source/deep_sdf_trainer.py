@@ -276,7 +276,7 @@ class DeepSDFTrainer:
                 if self.main:
                     self._write_log(row)
                 if bar is not None:
-                    bar.set_postfix(loss=f"{loss:.5f}", samples_s=f"{row['samples_per_s']:.3g}")
+                    bar.set_postfix(loss=f"{loss:.5f}", samples_s=f"{row['samples_per_s']:.3g}", refresh=False)
                 self._save(self._snapshot_names(epoch, last), epoch)
         finally:
             if bar is not None:
