@@ -26,6 +26,7 @@ from source.deep_sdf import Decoder
 from source.deep_sdf_reconstructor import DeepSDFReconstructor, ShapeSamples
 from source.meshing import NoSurface, decoder_field, extract_mesh
 from source.mesh_export import write_mesh
+from source.reference_meshes import normalisation
 from source.sdf_samples import SampleFileError, read_sdf_npz
 from source.splits import read_split
 
@@ -84,10 +85,9 @@ def main(argv=None):
         def mesh_out(code, path, scene, norm=True):
             V, F = extract_mesh(field(code), args.resolution, args.mesh_method, where=scene_key(scene))
             if norm:  # undo DeepSDF's normalisation: x = x_normalised / scale - offset
-                npz = paths.normalization(data_dir, *scene)
-                if npz.exists():
-                    with np.load(npz) as f:
-                        V = V / float(f["scale"]) - f["offset"]
+                if paths.normalization(data_dir, *scene).exists():
+                    offset, scale = normalisation(data_dir, *scene)
+                    V = V / scale - offset
             write_mesh(path, V, F)
 
         if args.interpolate or args.train_codes:

@@ -20,7 +20,7 @@ from . import checkpoints, distributed, paths
 from . import specs as specs_mod
 from .deep_sdf import Decoder
 from .learning_rate import schedules_from_specs, set_learning_rates
-from .losses import clamped_l1_sum, regularization_weight
+from .losses import clamped_l1_sum, code_penalty_sum, regularization_weight
 from .sdf_samples import SDFSamples
 from .splits import read_split
 
@@ -197,7 +197,7 @@ class DeepSDFTrainer:
                     pred = self.model(codes, xyz[rows])  # (n_chunk, 1)
                 sdf_loss = clamped_l1_sum(pred.float(), sdf[rows], clamp) / n_global
                 # the original's penalty: lambda * ramp * sum over samples of ||code|| / number of samples
-                code_loss = lam * local_codes[c0:c1].norm(dim=1).sum() * S / n_global
+                code_loss = lam * code_penalty_sum(local_codes[c0:c1]) * S / n_global
                 # x world: DDP averages gradients over ranks, the objective is their sum
                 ((sdf_loss + code_loss) * self.world).backward()
             sdf_total += sdf_loss.detach()
