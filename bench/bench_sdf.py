@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_one(mesh, subdivide, n, trimesh_n):
+def run_one(mesh, subdivide, n, trimesh_n, deepsdf=False):
     import numpy as np
     import trimesh
 
@@ -36,6 +36,14 @@ def run_one(mesh, subdivide, n, trimesh_n):
     t = time.perf_counter(); sdf = SignedDistance(V, F, queries_hint=len(Q))(Q); t_ours = time.perf_counter() - t
     out = {"mesh": Path(mesh).name, "faces": int(len(F)), "points": n, "igl_threads": os.environ.get("IGL_NUM_THREADS"),
            "distance_s": round(t_dist, 3), "signed_s": round(t_ours, 3), "ratio_to_distance": round(t_ours / t_dist, 2)}
+    if deepsdf:
+        from source.virtual_scan import VirtualScan
+        t = time.perf_counter(); scan = VirtualScan(V, F); t_scan = time.perf_counter() - t
+        t = time.perf_counter(); d_sdf, kept = scan.signed_distance(Q); t_vote = time.perf_counter() - t
+        out.update(deepsdf_scan_s=round(t_scan, 3), deepsdf_vote_s=round(t_vote, 3),
+                   deepsdf_ratio_to_distance=round((t_scan + t_vote) / t_dist, 2), deepsdf_dropped=round(1 - kept.mean(), 4),
+                   deepsdf_sign_agreement=round(float(np.mean(np.sign(d_sdf[kept]) == np.sign(sdf[kept]))), 5),
+                   scan_points=len(scan.points))
     if trimesh_n:
         sub = Q[:trimesh_n]
         t = time.perf_counter(); ours = SignedDistance(V, F, queries_hint=len(sub))(sub); t_o = time.perf_counter() - t
@@ -55,16 +63,19 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="libigl thread counts to compare")
     ap.add_argument("--points", type=int, default=500_000, help="query points per mesh")
     ap.add_argument("--trimesh-points", type=int, default=20_000, help="subset for trimesh (0: skip)")
+    ap.add_argument("--deepsdf", action="store_true",
+                    help="also time the original's rule (--sign deepsdf: 100 virtual scans, 11-neighbour vote)")
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        return run_one(args.one[0], int(args.one[1]), args.points, int(args.one[2]))
+        return run_one(args.one[0], int(args.one[1]), args.points, int(args.one[2]), args.deepsdf)
     for mesh in args.meshes:
         for s in args.subdivide:
             for th in args.threads:
                 env = dict(os.environ, IGL_NUM_THREADS=str(th))
                 tn = args.trimesh_points if th == args.threads[0] and s == args.subdivide[0] else 0
-                subprocess.run([sys.executable, __file__, mesh, "--points", str(args.points), "--one", mesh, str(s), str(tn)],
+                subprocess.run([sys.executable, __file__, mesh, "--points", str(args.points), "--one", mesh, str(s), str(tn)]
+                               + (["--deepsdf"] if args.deepsdf else []),
                                env=env, check=True)
 
 

@@ -6,32 +6,24 @@ camera) give two SDF samples, at +eta and -eta along the normal; the stretch of 
 and rays that hit nothing, are free space (known to be outside, distance unknown).
 """
 import numpy as np
-import trimesh
 
-
-def _basis(direction):
-    d = np.asarray(direction, dtype=np.float64)
-    d = d / np.linalg.norm(d)
-    helper = np.array([0.0, 0.0, 1.0]) if abs(d[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    u = np.cross(d, helper)
-    u /= np.linalg.norm(u)
-    return d, u, np.cross(d, u)
+from .virtual_scan import camera_basis, render_view
 
 
 def depth_view(V, F, direction, resolution=128):
-    """Cast resolution^2 rays along `direction`. Returns origins (R, 3), ray direction (3,), hit mask (R,),
-    hit points (H, 3), normals at the hits facing the camera (H, 3)."""
-    d, u, v = _basis(direction)
-    a = np.linspace(-1.0, 1.0, resolution)
-    A, B = np.meshgrid(a, a, indexing="ij")
+    """Cast resolution^2 rays along `direction` (one per pixel centre, z-buffer of virtual_scan.py).
+    Returns origins (R, 3), ray direction (3,), hit mask (R,), hit points (H, 3), normals at the hits
+    facing the camera (H, 3)."""
+    d, u, v = camera_basis(direction)
+    V = np.asarray(V, dtype=np.float64)
+    F = np.asarray(F, dtype=np.int64)
+    tri, _, points = render_view(V, F, d, resolution)
+    c = -1 + (np.arange(resolution) + 0.5) * 2 / resolution
+    A, B = np.meshgrid(c, c, indexing="ij")  # the renderer's pixel order: u-major
     origins = -2.0 * d + A.reshape(-1, 1) * u + B.reshape(-1, 1) * v  # a plane behind the unit sphere
-    mesh = trimesh.Trimesh(V, F, process=False)
-    locs, ray_idx, tri_idx = mesh.ray.intersects_location(origins, np.tile(d, (len(origins), 1)),
-                                                          multiple_hits=False)
-    hit = np.zeros(len(origins), dtype=bool)
-    hit[ray_idx] = True
-    order = np.argsort(ray_idx)
-    points, normals = locs[order], mesh.face_normals[tri_idx[order]].copy()
+    hit = tri >= 0
+    cross = np.cross(V[F[tri[hit], 1]] - V[F[tri[hit], 0]], V[F[tri[hit], 2]] - V[F[tri[hit], 0]])
+    normals = cross / np.maximum(np.linalg.norm(cross, axis=1), 1e-300)[:, None]
     normals[(normals @ d) > 0] *= -1  # towards the camera
     return origins, d, hit, points, normals
 

@@ -17,7 +17,7 @@ import trimesh
 from . import paths
 from .mesh_io import MeshError, load_mesh, normalization_parameters
 
-SIGN_METHODS = ("winding",)
+SIGN_METHODS = ("winding", "deepsdf")
 
 
 @dataclass
@@ -28,9 +28,14 @@ class MeshSampler:
     variances: the two Gaussian perturbations of surface points (0.005 and 0.0005).
     uniform_fraction: share drawn uniformly in [-1, 1]^3 (3/50); the rest (47/50) is near the surface,
         half with each variance, from the same surface points.
-    sign: "winding" (generalised winding number with parts re-oriented; see signed_distance.py).
-    max_ambiguous: meshes whose surface is ambiguous (open) over more than this share of its area are
-        untrusted.
+    sign: "winding" (generalised winding number with parts re-oriented; see signed_distance.py), or
+        "deepsdf", the original's rule (virtual_scan.py): 100 virtual scans, an 11-nearest-neighbour
+        vote that drops non-unanimous points (so fewer than num_samples are written) and the distance to
+        the scanned points. Untrusted above 2% wrong observations or 3% bad triangles, as the original
+        meant (its rejection line is commented out).
+    max_ambiguous: "winding": meshes whose surface is ambiguous (open) over more than this share of its
+        area are untrusted.
+    scan_views, scan_resolution: "deepsdf": number of virtual cameras and their pixels per side.
     keep_untrusted: sample untrusted meshes anyway (they are still reported).
     """
 
@@ -41,6 +46,8 @@ class MeshSampler:
     sign: str = "winding"
     max_ambiguous: float = 0.05
     keep_untrusted: bool = False
+    scan_views: int = 100
+    scan_resolution: int = 400
     seed: int = 0
     stats: dict = field(default_factory=dict, repr=False)
 
@@ -70,13 +77,16 @@ class MeshSampler:
         offset, scale = normalization_parameters(V, F)
         Vn = (V + offset) * scale
         Q = self.sample_points(Vn, F, rng)
-        sdf_fn = SignedDistance(Vn, F, queries_hint=len(Q))
-        amb = sdf_fn.ambiguous_area_fraction()
-        untrusted = f"open surface: {100 * amb:.1f}% of its area has no clear inside" if amb > self.max_ambiguous else None
-        if untrusted and not self.keep_untrusted:
-            raise UntrustedMesh(f"{name}: {untrusted}")
-        stats = {"ambiguous_area": amb, "untrusted": untrusted}
-        sdf = sdf_fn(Q)
+        if self.sign == "deepsdf":
+            Q, sdf, stats = self._scan_sign(Vn, F, Q, name)
+        else:
+            sdf_fn = SignedDistance(Vn, F, queries_hint=len(Q))
+            amb = sdf_fn.ambiguous_area_fraction()
+            untrusted = f"open surface: {100 * amb:.1f}% of its area has no clear inside" if amb > self.max_ambiguous else None
+            if untrusted and not self.keep_untrusted:
+                raise UntrustedMesh(f"{name}: {untrusted}")
+            stats = {"ambiguous_area": amb, "untrusted": untrusted}
+            sdf = sdf_fn(Q)
         samples = np.concatenate([Q, sdf[:, None]], axis=1).astype(np.float32)
         surface, _ = trimesh.sample.sample_surface(trimesh.Trimesh(Vn, F, process=False), self.surface_samples,
                                                    seed=int(rng.integers(2**31)))
@@ -88,6 +98,19 @@ class MeshSampler:
             "scale": np.float64(scale),
             "stats": stats,
         }
+
+    def _scan_sign(self, Vn, F, Q, name):
+        """The original's virtual-scan rule: (kept queries, their sdf, statistics)."""
+        from .virtual_scan import VirtualScan
+
+        scan = VirtualScan(Vn, F, views=self.scan_views, resolution=self.scan_resolution)
+        untrusted = scan.untrusted_reason()
+        if untrusted and not self.keep_untrusted:
+            raise UntrustedMesh(f"{name}: {untrusted}")
+        sdf, kept = scan.signed_distance(Q, stdv=np.sqrt(self.variances[0]))
+        stats = {"wrong_observations": scan.wrong_observations, "bad_triangles": scan.bad_triangles,
+                 "dropped": float(1.0 - kept.mean()), "untrusted": untrusted}
+        return Q[kept], sdf[kept], stats
 
     def process_file(self, mesh_path, data_dir, dataset, cls, instance):
         """Sample one mesh file and write its three output files atomically."""
