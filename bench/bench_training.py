@@ -21,7 +21,9 @@ from source.deep_sdf_trainer import DeepSDFTrainer  # noqa: E402
 
 
 class NpzPerBatch:
-    """The original's data path: every batch opens and decompresses each scene's sample file."""
+    """The original's data path (deep_sdf/data.py, unpack_sdf_samples): every batch opens each scene's
+    sample file, drops rows whose sdf is NaN (a copy of both arrays), and draws half of its samples from
+    pos and half from neg with replacement."""
 
     def __init__(self, data_dir, scenes, device):
         self.files = [paths.sdf_samples(data_dir, *s) for s in scenes]
@@ -33,6 +35,7 @@ class NpzPerBatch:
         for i in scene_ids.tolist():
             with np.load(self.files[i]) as f:
                 pos, neg = torch.from_numpy(f["pos"]), torch.from_numpy(f["neg"])
+            pos, neg = pos[~torch.isnan(pos[:, 3])], neg[~torch.isnan(neg[:, 3])]
             out.append(torch.cat([pos[torch.randint(len(pos), (half,))], neg[torch.randint(len(neg), (half,))]]))
         batch = torch.cat(out).to(self.device)
         return batch[:, :3], batch[:, 3:], None

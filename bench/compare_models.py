@@ -36,7 +36,13 @@ DEFAULT_MODELS = ["16x128", "32x128", "64x128", "256x384", "32x64", "32x256"]
 def model_specs(base, latent, width):
     s = copy.deepcopy(base)
     s["CodeLength"] = latent
+    base_width = max(base["NetworkSpecs"]["dims"])
     s["NetworkSpecs"]["dims"] = [width] * len(base["NetworkSpecs"]["dims"])
+    # Adam's step moves every weight by about the learning rate, so a wider layer's output moves more:
+    # wider networks get the decoder rate scaled by base width / width (never raised). With the base
+    # rate, 6 x 384 died at its first epoch (every ReLU off, a constant output).
+    if width > base_width:
+        s["LearningRateSchedule"][0]["Initial"] *= base_width / width
     s["Description"] = [f"Model comparison: latent {latent}, {len(base['NetworkSpecs']['dims'])} x {width}; "
                         "everything else as in the base specs."]
     return s
