@@ -7,7 +7,7 @@ and rays that hit nothing, are free space (known to be outside, distance unknown
 """
 import numpy as np
 
-from .virtual_scan import camera_basis, render_view
+from .virtual_scan import camera_basis, render_view, unit_normals
 
 
 def depth_view(V, F, direction, resolution=128):
@@ -22,8 +22,7 @@ def depth_view(V, F, direction, resolution=128):
     A, B = np.meshgrid(c, c, indexing="ij")  # the renderer's pixel order: u-major
     origins = -2.0 * d + A.reshape(-1, 1) * u + B.reshape(-1, 1) * v  # a plane behind the unit sphere
     hit = tri >= 0
-    cross = np.cross(V[F[tri[hit], 1]] - V[F[tri[hit], 0]], V[F[tri[hit], 2]] - V[F[tri[hit], 0]])
-    normals = cross / np.maximum(np.linalg.norm(cross, axis=1), 1e-300)[:, None]
+    normals = unit_normals(V, F[tri[hit]])
     normals[(normals @ d) > 0] *= -1  # towards the camera
     return origins, d, hit, points, normals
 

@@ -32,6 +32,12 @@ def sphere_directions(n):
     return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
 
 
+def unit_normals(V, F):
+    """Unit normals of triangles F (n, 3) over vertices V, by their winding (zero-area ones stay 0)."""
+    cross = np.cross(V[F[:, 1]] - V[F[:, 0]], V[F[:, 2]] - V[F[:, 0]])
+    return cross / np.maximum(np.linalg.norm(cross, axis=1), 1e-300)[:, None]
+
+
 def camera_basis(direction):
     """Orthonormal (d, u, v): d the viewing direction (camera to scene), u and v the image axes."""
     d = np.asarray(direction, dtype=np.float64)
@@ -112,8 +118,7 @@ class VirtualScan:
     def __init__(self, V, F, views=VIEWS, resolution=RESOLUTION):
         V = np.asarray(V, dtype=np.float64)
         F = np.asarray(F, dtype=np.int64)
-        cross = np.cross(V[F[:, 1]] - V[F[:, 0]], V[F[:, 2]] - V[F[:, 0]])
-        normals = cross / np.maximum(np.linalg.norm(cross, axis=1), 1e-300)[:, None]
+        normals = unit_normals(V, F)
         seen_front = np.zeros(len(F), dtype=bool)
         seen_back = np.zeros(len(F), dtype=bool)
         points, norms, wrong, total = [], [], 0, 0
