@@ -131,7 +131,8 @@ def main():
         fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
         base_w = Counter(r["width"] for r in results).most_common(1)[0][0]
         base_l = Counter(r["latent"] for r in results).most_common(1)[0][0]
-        by_latent = sorted((r for r in results if r["width"] == base_w or r["latent"] > base_w - 4),
+        # the latent sizes at the base width, plus those too large for it (they needed a wider network)
+        by_latent = sorted((r for r in results if r["width"] == base_w or r["latent"] + 3 >= base_w),
                            key=lambda r: r["latent"])
         by_width = sorted((r for r in results if r["latent"] == base_l), key=lambda r: r["width"])
         for a, rs, key, label in ((ax[0], by_latent, "latent", "latent size"), (ax[1], by_width, "width", "width")):

@@ -122,8 +122,7 @@ class VirtualScan:
         seen_front = np.zeros(len(F), dtype=bool)
         seen_back = np.zeros(len(F), dtype=bool)
         points, norms, wrong, total = [], [], 0, 0
-        for direction in sphere_directions(views):
-            d = camera_basis(direction)[0]
+        for d in sphere_directions(views):  # unit viewing directions
             tri, _, pts = render_view(V, F, d, resolution)
             tri = tri[tri >= 0]
             n = normals[tri]
@@ -139,7 +138,6 @@ class VirtualScan:
         self.normals = np.concatenate(norms) if norms else np.zeros((0, 3))
         self.wrong_observations = wrong / max(total, 1)
         self.bad_triangles = float((seen_front & seen_back).sum()) / max(len(F), 1)
-        self.seen_triangles = float((seen_front | seen_back).sum()) / max(len(F), 1)
         self._tree = None
 
     def untrusted_reason(self, max_wrong=MAX_WRONG_OBSERVATIONS, max_bad=MAX_BAD_TRIANGLES):
