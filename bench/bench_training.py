@@ -3,7 +3,7 @@ the in-memory SDFSamples against a loader that reads every scene's .npz for ever
 does; and the effect of --amp and --compile. Also the decoder alone on random data (no loading, no
 optimizer), the ceiling the pipeline is compared with.
 
-  python bench/bench_training.py --dataset EmbeddedShapes --steps 20
+  python bench/bench_training.py --dataset EmbeddedShapes --steps 10 --rounds 5
 """
 import argparse
 import json
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from source import paths  # noqa: E402
+from source import cpu_memory, paths  # noqa: E402
 from source import specs as specs_mod  # noqa: E402
 from source.deep_sdf_trainer import DeepSDFTrainer  # noqa: E402
 
@@ -41,36 +41,34 @@ class NpzPerBatch:
         return batch[:, :3], batch[:, 3:], None
 
 
-def throughput(trainer, steps, warmup=3):
-    s = trainer.specs
-    n = len(trainer.scenes)
-    per = min(s["ScenesPerBatch"], n)
-    g = torch.Generator().manual_seed(0)
-    batches = [torch.randperm(n, generator=g)[:per] for _ in range(steps + warmup)]
-    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
-    for ids in batches[:warmup]:
-        trainer.step(ids, 1)
-    sync()
+def _sync(trainer):
+    if trainer.device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def throughput(trainer, batches):
+    """Samples per second of trainer.step over the given scene batches (after one untimed step)."""
+    trainer.step(batches[0], 1)
+    _sync(trainer)
     t = time.perf_counter()
-    for ids in batches[warmup:]:
+    for ids in batches:
         trainer.step(ids, 1)
-    sync()
-    return steps * per * s["SamplesPerScene"] / (time.perf_counter() - t)
+    _sync(trainer)
+    return len(batches) * len(batches[0]) * trainer.specs["SamplesPerScene"] / (time.perf_counter() - t)
 
 
-def decoder_alone(trainer, steps, warmup=3):
+def decoder_alone(trainer, steps):
     """Forward + backward of the decoder on random inputs of one batch's size: no data, no optimizer."""
     s = trainer.specs
     n = min(s["ScenesPerBatch"], len(trainer.scenes)) * s["SamplesPerScene"]
     codes = torch.randn(n, s["CodeLength"], device=trainer.device)
     xyz = torch.randn(n, 3, device=trainer.device)
-    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
-    for k in range(steps + warmup):
-        if k == warmup:
-            sync()
-            t = time.perf_counter()
+    trainer.model(codes, xyz).abs().sum().backward()
+    _sync(trainer)
+    t = time.perf_counter()
+    for _ in range(steps):
         trainer.model(codes, xyz).abs().sum().backward()
-    sync()
+    _sync(trainer)
     return steps * n / (time.perf_counter() - t)
 
 
@@ -79,34 +77,52 @@ def main():
     p.add_argument("--dataset", default="EmbeddedShapes", help="sampled dataset (its _train split is used)")
     p.add_argument("--data-dir", default="data", help="folder holding SdfSamples/")
     p.add_argument("--presets", default="very_narrow,narrow,paper", help="comma-separated presets/<name>.json")
-    p.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per configuration and round")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="rounds; each times every variant in turn, and the median round is reported (so that "
+                        "load from other processes hits all variants alike)")
     p.add_argument("--batch", default=None, help="override 'ScenesPerBatch,SamplesPerScene' for all presets")
     p.add_argument("--variants", default="memory,npz,amp", help="comma-separated: memory, npz, amp, compile")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is one)")
+    p.add_argument("--malloc", choices=["keep", "default"], default="keep",
+                   help="keep: what the trainer does on a CPU (source/cpu_memory.py); default: glibc's own "
+                        "settings, to measure what that costs")
     p.add_argument("--out", default=None, help="also write the results as JSON here")
     args = p.parse_args()
+    if args.malloc == "default":
+        cpu_memory.keep_freed_memory = lambda: False
 
     results = []
     for preset in args.presets.split(","):
         specs = specs_mod.load(Path("presets") / f"{preset}.json")
         specs["TrainSplit"] = str(Path(args.data_dir) / "splits" / f"{args.dataset}_train.json")
-        specs["NetworkSpecs"]["dropout"] = specs["NetworkSpecs"]["dropout"]  # as in the preset
         if args.batch:
             specs["ScenesPerBatch"], specs["SamplesPerScene"] = (int(x) for x in args.batch.split(","))
         row = {"preset": preset, "scenes_per_batch": specs["ScenesPerBatch"], "samples_per_scene": specs["SamplesPerScene"]}
+        trainers = {}
         for variant in args.variants.split(","):
             tr = DeepSDFTrainer("/tmp/bench_training_unused", specs, data_dir=args.data_dir, device=args.device,
                                 amp=variant == "amp", compile=variant == "compile", progress=False, tensorboard=False)
             tr.build()
             if variant == "npz":
                 tr.data = NpzPerBatch(args.data_dir, tr.scenes, tr.device)
-            row[variant] = throughput(tr, args.steps)
-            if variant == "memory":
-                row["decoder_alone"] = decoder_alone(tr, args.steps)
-                row["bytes_per_scene"] = tr.data.nbytes / len(tr.scenes)
-            print(json.dumps({k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
-        if "npz" in row and "memory" in row:
-            row["memory_over_npz"] = row["memory"] / row["npz"]
+            trainers[variant] = tr
+        g = torch.Generator().manual_seed(0)
+        n = len(tr.scenes)
+        per = min(specs["ScenesPerBatch"], n)
+        batches = [torch.randperm(n, generator=g)[:per] for _ in range(args.steps)]
+        rates = {v: [] for v in list(trainers) + ["decoder_alone"]}
+        for _ in range(args.rounds):  # variants interleaved, the same batches for each
+            for variant, tr in trainers.items():
+                rates[variant].append(throughput(tr, batches))
+            rates["decoder_alone"].append(decoder_alone(trainers.get("memory", tr), args.steps))
+        for k, v in rates.items():
+            row[k] = float(np.median(v))
+        if "memory" in trainers:
+            row["bytes_per_scene"] = trainers["memory"].data.nbytes / n
+        if "npz" in rates and "memory" in rates:  # ratio within each round, then the median
+            row["memory_over_npz"] = float(np.median(np.array(rates["memory"]) / np.array(rates["npz"])))
+        print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
         results.append(row)
     print(f"device: {tr.device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
     for r in results:

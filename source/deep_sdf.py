@@ -65,7 +65,7 @@ class Decoder(nn.Module):
                 x = torch.cat([x, xyz], dim=1)
             x = lin(x)
             if layer < self.num_layers - 1:  # hidden layer
-                x = F.relu(norm(x))
+                x = F.relu(norm(x), inplace=True)  # in place: neither addmm nor layer norm needs its output
                 if layer in self.dropout and self.dropout_prob > 0:
                     x = F.dropout(x, p=self.dropout_prob, training=self.training)
         if self.use_tanh:

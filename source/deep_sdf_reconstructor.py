@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import cpu_memory
 from .losses import clamped_l1_sum
 
 
@@ -53,6 +54,8 @@ class DeepSDFReconstructor:
         self.clamp, self.code_std, self.code_reg = clamp, code_std, code_reg
         self.seed = seed
         self.device = torch.device(device) if device else next(decoder.parameters()).device
+        if self.device.type == "cpu":
+            cpu_memory.keep_freed_memory()  # reuse freed pages instead of faulting them in every iteration
         self.progress = progress
 
     def _draw(self, shape, gen):

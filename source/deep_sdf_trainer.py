@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import checkpoints, distributed, paths
+from . import checkpoints, cpu_memory, distributed, paths
 from . import specs as specs_mod
 from .deep_sdf import Decoder
 from .learning_rate import schedules_from_specs, set_learning_rates
@@ -44,6 +44,8 @@ class DeepSDFTrainer:
         self.experiment = Path(experiment)
         self.specs = specs if specs is not None else specs_mod.load(self.experiment / paths.SPECS)
         self.rank, self.world, self.device = distributed.init(device)
+        if self.device.type == "cpu":
+            cpu_memory.keep_freed_memory()  # a CPU step otherwise spends a third of its time page-faulting
         self.main = self.rank == 0
         self.data_dir = Path(data_dir or self.specs["DataSource"])
         self.compile, self.amp = compile, amp
@@ -76,10 +78,11 @@ class DeepSDFTrainer:
         with torch.no_grad():
             self.codes.weight.copy_(torch.randn(n, L, generator=g) * (s["CodeInitStdDev"] / math.sqrt(L)))
         self.schedules = schedules_from_specs(s)
+        # fused: one kernel for all parameters instead of a loop of small ops (5-10% of a CPU step)
         self.optimizer = torch.optim.Adam([
             {"params": self.decoder.parameters(), "lr": self.schedules[0](1)},
             {"params": self.codes.parameters(), "lr": self.schedules[1](1)},
-        ])
+        ], fused=self.device.type in ("cpu", "cuda"))
         # generators: scene order (CPU, identical on all ranks) and sample rows (on the data's device)
         self.order_gen = torch.Generator().manual_seed(s["Seed"] + 2)
         self.draw_gen = torch.Generator(device=self.device).manual_seed(s["Seed"] + 3)
