@@ -33,6 +33,9 @@ def main(argv=None):
     ap.add_argument("--scan-resolution", type=int, default=400, help="deepsdf sign: pixels per side of each view (400)")
     ap.add_argument("--max-ambiguous", type=float, default=0.05,
                     help="winding sign: reject meshes whose surface has no clear inside over more than this share of area")
+    ap.add_argument("--min-inside", type=float, default=0.01,
+                    help="winding sign: reject meshes with fewer near-surface samples inside than this share "
+                         "(sides that cancel, e.g. a double-sided surface; a solid has 20-55%% inside)")
     ap.add_argument("--keep-untrusted", action="store_true", help="sample meshes with an untrusted sign anyway")
     ap.add_argument("--classes", nargs="*", help="only these class folders")
     ap.add_argument("--limit", type=int, help="at most this many meshes per class")
@@ -56,7 +59,7 @@ def main(argv=None):
         models = [m for m in models if per.setdefault(m[0], []).append(m) or len(per[m[0]]) <= args.limit]
     jobs = [Job(mesh, args.dataset, cls, inst) for cls, inst, mesh in models]
     sampler = MeshSampler(num_samples=args.num_samples, surface_samples=args.surface_samples, sign=args.sign,
-                          max_ambiguous=args.max_ambiguous, keep_untrusted=args.keep_untrusted, seed=args.seed,
+                          max_ambiguous=args.max_ambiguous, min_inside=args.min_inside, keep_untrusted=args.keep_untrusted, seed=args.seed,
                           scan_views=args.scan_views, scan_resolution=args.scan_resolution)
     print(f"{len(jobs)} meshes in {root}; {sampler}")
     summary = sample_dataset(sampler, jobs, data, workers=args.workers, progress=not args.no_progress)

@@ -5,12 +5,14 @@ Prints, per family and overall, the share of samples whose sign matches the anal
 for all samples and for those within 0.01 of the surface.
 """
 import argparse
+import functools
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from source import signed_distance  # noqa: E402
 from source.mesh_sampler import SIGN_METHODS, MeshSampler  # noqa: E402
 from source.shape_families import FAMILIES, make_shape, shape_mesh, shape_sdf  # noqa: E402
 
@@ -20,9 +22,14 @@ def main():
     ap.add_argument("--per-family", type=int, default=12, help="shapes per family (seeds 0..n-1)")
     ap.add_argument("--points", type=int, default=500_000, help="samples per shape")
     ap.add_argument("--sign", default="winding", choices=SIGN_METHODS, help="sign rule to measure")
+    ap.add_argument("--no-face-labels", action="store_true",
+                    help="winding rule with w evaluated at every query (SignedDistance(face_labels=False)), "
+                         "to compare with the default's labelled faces")
     args = ap.parse_args()
+    if args.no_face_labels:
+        signed_distance.SignedDistance = functools.partial(signed_distance.SignedDistance, face_labels=False)
     total = np.zeros(4)
-    print(f"sign rule: {args.sign}")
+    print(f"sign rule: {args.sign}" + (", w at every query" if args.no_face_labels else ""))
     print("| family | shapes | untrusted | samples kept | dropped | sign right, all | sign right, within 0.01 |\n|---|---|---|---|---|---|---|")
     for family in FAMILIES.values():
         acc = np.zeros(4)  # right, n, band right, band n

@@ -35,6 +35,9 @@ class MeshSampler:
         meant (its rejection line is commented out).
     max_ambiguous: "winding": meshes whose surface is ambiguous (open) over more than this share of its
         area are untrusted.
+    min_inside: "winding": meshes with fewer near-surface samples inside than this share are untrusted
+        (a solid has 20-55% of them inside; almost none means a surface whose sides cancel, such as a
+        double-sided mesh whose two sides are triangulated differently).
     scan_views, scan_resolution: "deepsdf": number of virtual cameras and their pixels per side.
     keep_untrusted: sample untrusted meshes anyway (they are still reported).
     """
@@ -45,6 +48,7 @@ class MeshSampler:
     surface_samples: int = 30_000
     sign: str = "winding"
     max_ambiguous: float = 0.05
+    min_inside: float = 0.01
     keep_untrusted: bool = False
     scan_views: int = 100
     scan_resolution: int = 400
@@ -85,8 +89,15 @@ class MeshSampler:
             untrusted = f"open surface: {100 * amb:.1f}% of its area has no clear inside" if amb > self.max_ambiguous else None
             if untrusted and not self.keep_untrusted:
                 raise UntrustedMesh(f"{name}: {untrusted}")
-            stats = {"ambiguous_area": amb, "untrusted": untrusted}
             sdf = sdf_fn(Q)
+            n_near = self.num_samples - int(round(self.num_samples * self.uniform_fraction))
+            inside = float((sdf[:n_near] < 0).mean())
+            if inside < self.min_inside and untrusted is None:
+                untrusted = (f"no inside: {100 * inside:.2f}% of the near-surface samples are inside "
+                             f"(sides that cancel, e.g. a double-sided surface)")
+                if not self.keep_untrusted:
+                    raise UntrustedMesh(f"{name}: {untrusted}")
+            stats = {"ambiguous_area": amb, "inside_share": inside, "untrusted": untrusted}
         samples = np.concatenate([Q, sdf[:, None]], axis=1).astype(np.float32)
         surface, _ = trimesh.sample.sample_surface(trimesh.Trimesh(Vn, F, process=False), self.surface_samples,
                                                    seed=int(rng.integers(2**31)))

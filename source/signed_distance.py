@@ -2,38 +2,37 @@
 
 Magnitude: libigl's exact point-to-triangle distance. Sign: the generalised winding number w, with
 inside = |w| > 0.5, which stays right on overlapping parts without a boolean union, holes and flipped
-parts (see docs/benchmarks.md). Evaluating w at every query costs 1.5x-5x the distance query on small
-meshes, so the sign is computed in three tiers, cheapest first:
+parts (see docs/benchmarks.md). Evaluating w at every query costs 1.6x-5x the distance query, so the
+sign is computed in tiers, cheapest first:
 
-1. Face sides. w is evaluated just off both sides of every face (4 points a side). A small face
-   whose points agree, inside on one side and outside on the other, is "clean" and gets a label. Large faces get none: another part
-   may cross them between the test points, as CAD parts often do.
+0. Repair. A double-sided mesh keeps one face of each twin pair (drop_twin_faces). Faces wound against
+   their neighbours are turned to agree with the majority of their patch (faces joined by manifold
+   edges), and parts whose volume is negative are turned inside out (orient_components).
+1. Face sides. w is evaluated just off both sides of every face at test points no further apart than
+   the label spacing (the centroid of a small face, rows of points on a larger one, so that a part lying
+   flat against the face shows up at a test point). A face whose points agree, inside on one side and
+   outside on the other, and that no edge of the mesh passes through (parts crossing it, however
+   thin), is "clean" and gets a label.
 2. Each query's closest point c (from the distance query) lies inside a face, on an edge or on a
    vertex. Inside a clean face: the query takes the label of the side it is on (the segment from the query
    to c crosses no surface, so the sign is the same as just off c). On an edge or vertex whose faces
    are all "clean" (one side in, one side out): the sign of (q - c) . pseudonormal, built from those
    faces' normals turned outward by their labels (Baerentzen and Aanaes, with the orientation taken
    from w rather than trusted from the file).
-3. Everything else (faces crossed by other parts, non-manifold edges, internal faces at edges):
+3. Everything else (faces crossed by other parts, non-manifold edges, internal faces, open sheets):
    w evaluated at the query itself.
 
-For meshes with many faces relative to queries, tier 1 would cost more than it saves; then w is
-evaluated at every query directly.
-
-Tiers 1-2 are off by default (face_labels=False): they assume that each face is wound like its
-neighbours. Just off a single flipped face its own half-turn dominates w, so its label comes out
-reversed and the queries near it get the wrong sign (92% right on a sphere with 10% of its faces
-flipped, where w at the queries is 99.97% right). Whole parts turned inside out are fixed beforehand
-by orient_components, so they are safe; single flipped faces are not. Use face_labels=True only for
-meshes known to be consistently wound (scans, remeshed or subdivided models).
+When the test points of tier 1 would be many next to the queries (very fine meshes), tier 1 would cost
+more than it saves; then w is evaluated at every query directly (face_labels=False does so always).
 """
 import igl
 import numpy as np
 
-# Barycentric positions of the 4 test points per face side: the centroid and one towards each corner.
-_TEST_BARY = np.array([[1 / 3, 1 / 3, 1 / 3], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+# Barycentric position of the test point on a small face: its centroid (crossing parts are found by
+# _crossed_faces, not by test points).
+_TEST_BARY = np.array([[1 / 3, 1 / 3, 1 / 3]])
 _BARY_EPS = 1e-9
-# Longest edge of a face labelled in tier 1, as a share of the mesh's bounding-box diagonal x 2.
+# Largest distance between the test points of a face, as a share of the bounding-box diagonal x 2.
 LABEL_SPACING = 0.03
 
 
@@ -57,21 +56,26 @@ class SignedDistance:
     coincident vertices merged, as CAD files often repeat them along seams.
     """
 
-    def __init__(self, V, F, queries_hint=500_000, orient_parts=True, face_labels=False):
+    def __init__(self, V, F, queries_hint=500_000, orient_parts=True, face_labels=True):
         self.V = np.ascontiguousarray(V, dtype=np.float64)
         self.F = np.ascontiguousarray(F, dtype=np.int64)
+        self.vid = merged_vertex_ids(self.V)  # coincident vertices merged, for topology only
         if orient_parts:
-            self.F = orient_components(self.V, self.F)
+            self.F = orient_components(self.V, drop_twin_faces(self.V, self.F, self.vid), self.vid)
         tri = self.V[self.F]  # (nf, 3 corners, 3)
         cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         area2 = np.linalg.norm(cross, axis=1)
         self.normals = cross / np.maximum(area2, 1e-300)[:, None]
         self.area = 0.5 * area2
-        span = np.linalg.norm(self.V.max(0) - self.V.min(0))
+        self.span = np.linalg.norm(self.V.max(0) - self.V.min(0))
         self.longest = np.linalg.norm(tri - np.roll(tri, 1, axis=1), axis=2).max(1)
-        # Tiers 1-2 pay off when the test points (8 per face) are few next to the queries and most
-        # faces are small enough to be labelled; otherwise w is evaluated at every query.
-        self.use_labels = face_labels and (8 * len(self.F) < queries_hint / 2) and np.median(self.longest) <= LABEL_SPACING * span / 2
+        self.spacing = LABEL_SPACING * self.span / 2  # largest gap between the test points of a face
+        # test points: the centroid of a face shorter than the spacing, else about area / spacing^2 + a row per spacing
+        large = self.longest > self.spacing
+        n_test = len(_TEST_BARY) * (~large).sum() + (self.area[large] / self.spacing**2 + 2 * self.longest[large] / self.spacing).sum()
+        # Tiers 1-2 pay off when the test points (w on both sides of each) are few next to the queries;
+        # otherwise w is evaluated at every query.
+        self.use_labels = face_labels and n_test < queries_hint / 4
         self.side_w = None
         if self.use_labels:
             self._label_faces(tri)
@@ -79,11 +83,16 @@ class SignedDistance:
 
     # ---- tier 1: which side of each face is inside ----
     def _side_w(self, tri, faces):
-        """w just off both sides of the faces' 4 test points: (w_plus, w_minus, owner face)."""
-        span = np.linalg.norm(self.V.max(0) - self.V.min(0))
-        pts = np.einsum("kj,fjd->fkd", _TEST_BARY, tri[faces]).reshape(-1, 3)
-        owner = np.repeat(faces, len(_TEST_BARY))
-        off = 1e-6 * span * self.normals[owner]
+        """w just off both sides of the faces' test points: (w_plus, w_minus, owner face)."""
+        small = faces[self.longest[faces] <= self.spacing]
+        pts = [np.einsum("kj,fjd->fkd", _TEST_BARY, tri[small]).reshape(-1, 3)]
+        owner = [np.repeat(small, len(_TEST_BARY))]
+        large = faces[self.longest[faces] > self.spacing]
+        p, o = _strip_points(tri[large], self.spacing)
+        pts, owner = np.concatenate(pts + [p]), np.concatenate(owner + [large[o]])
+        # Both sides are evaluated: across a face alone w jumps by exactly 1, but not where another face
+        # lies on it (double-sided or coincident parts), and those are the faces that must not get a label.
+        off = 1e-6 * self.span * self.normals[owner]
         w = winding_number(self.V, self.F, np.concatenate([pts + off, pts - off]))
         return w[: len(pts)], w[len(pts) :], owner
 
@@ -94,26 +103,59 @@ class SignedDistance:
         count = np.bincount(owner, minlength=nf)
         plus = np.bincount(owner, weights=np.abs(w_plus) > 0.5, minlength=nf)
         minus = np.bincount(owner, weights=np.abs(w_minus) > 0.5, minlength=nf)
-        # a side is labelled only if all its test points agree
+        # A side is labelled only if all its test points agree: where another part crosses the face,
+        # the points inside it disagree with the others, and the face falls back to tier 3.
         agree = ((plus == 0) | (plus == count)) & ((minus == 0) | (minus == count))
-        # Only small faces get a label: on a large face, another part may cross between the test
-        # points (CAD parts often touch or cross the big faces of others); those fall back to tier 3.
-        span = np.linalg.norm(self.V.max(0) - self.V.min(0))
-        self.face_ok = agree & (self.area > 1e-14 * span**2) & (self.longest <= LABEL_SPACING * span / 2)
+        # Parts thinner than the spacing may cross a face between its test points: those faces are found
+        # directly, as the faces an edge of the mesh passes through.
+        self.face_ok = agree & (count > 0) & (self.area > 1e-14 * self.span**2) & ~self._crossed_faces()
         self.plus_in = plus == count
         self.minus_in = minus == count
         # +1: the stored normal points outside; -1: it points inside; 0: not a clean boundary face.
-        # Only clean faces are used: just off a flipped face w is near 0 on both sides (its own
-        # half-turn cancels the rest), so "both sides outside" cannot be trusted, and internal faces
-        # ("both inside") are left to tier 3 as well.
+        # Internal faces ("both inside") and faces with no clear side are left to tier 3.
         clean = self.face_ok & (self.plus_in != self.minus_in)
         self.out_sign = np.where(clean, np.where(self.plus_in, -1.0, 1.0), 0.0)
 
+    def _crossed_faces(self):
+        """(nf,) bool: faces whose interior an edge of another face passes through or touches, and the faces
+        on that edge (parts crossing without a boolean union). Each edge is followed from hit to hit."""
+        Fm = self.vid[self.F]
+        nv = int(self.vid.max()) + 1
+        e = np.sort(np.stack([Fm[:, [1, 2]], Fm[:, [2, 0]], Fm[:, [0, 1]]], axis=1).reshape(-1, 2), axis=1)
+        keys, edge_of = np.unique(e[:, 0] * nv + e[:, 1], return_inverse=True)
+        edges = np.stack([keys // nv, keys % nv], axis=1)  # (ne, 2) merged vertex ids
+        at = np.zeros((nv, 3))
+        at[self.vid] = self.V  # a position per merged vertex
+        orig, d = at[edges[:, 0]], at[edges[:, 1]] - at[edges[:, 0]]  # edge k: orig + s d, s in [0, 1]
+        tree = igl.AABB()
+        tree.init(self.V, self.F)
+        eps = 1e-6  # the ends of the edge, where it meets its own neighbours, are left out
+        pos = np.full(len(edges), eps)  # where along each edge the search goes on
+        live = np.arange(len(edges))
+        hit_edge, hit_face = [], []
+        for _ in range(64):  # at most this many surfaces along one edge
+            face, t, _ = tree.intersect_ray_first(self.V, self.F, orig[live] + pos[live, None] * d[live], d[live],
+                                                  1.0 - eps)
+            ok = (face >= 0) & (t <= 1.0 - eps - pos[live])
+            hit_edge.append(live[ok])
+            hit_face.append(face[ok])
+            pos[live[ok]] += t[ok] + 1e-9
+            live = live[ok]
+            if len(live) == 0:
+                break
+        edge, face = np.concatenate(hit_edge), np.concatenate(hit_face)
+        # a face sharing a vertex with the edge meets it there, which is no crossing
+        shares = (Fm[face] == edges[edge, :1]).any(1) | (Fm[face] == edges[edge, 1:]).any(1)
+        edge, face = edge[~shares], face[~shares]
+        crossed = np.zeros(len(self.F), dtype=bool)
+        crossed[face] = True
+        edge_hit = np.zeros(len(edges), dtype=bool)
+        edge_hit[edge] = True
+        return crossed | edge_hit[edge_of.reshape(-1, 3)].any(1)
+
     def _build_pseudonormals(self, tri):
-        # Merge coincident vertices for topology only (ids of the merged vertex per original vertex).
-        vid = merged_vertex_ids(self.V)
-        Fm = vid[self.F]  # (nf, 3) merged ids
-        nv = int(vid.max()) + 1
+        Fm = self.vid[self.F]  # (nf, 3) merged ids
+        nv = int(self.vid.max()) + 1
         on = self.normals * self.out_sign[:, None]  # outward unit normals, 0 for unclean faces
         bad = (self.out_sign == 0).astype(np.float64)
         # Vertex pseudonormals: angle-weighted sum of outward normals of incident faces.
@@ -135,7 +177,7 @@ class SignedDistance:
         np.add.at(ebad, inv, np.repeat(bad, 3))
         ebad += count != 2
         self.edge_of = inv.reshape(-1, 3)  # (nf, 3) unique edge id of edge k of face f
-        self.enormal, self.ebad, self.vid = enormal, ebad, vid
+        self.enormal, self.ebad = enormal, ebad
         self.Fm = Fm
 
     # ---- queries ----
@@ -206,12 +248,31 @@ class SignedDistance:
 
 def merged_vertex_ids(V):
     """Id of each vertex after merging coincident ones (CAD files repeat vertices along seams)."""
-    _, vid = np.unique(np.round(V, 12), axis=0, return_inverse=True)
+    R = np.ascontiguousarray(np.round(V, 12), dtype=np.float64) + 0.0  # + 0.0: -0.0 becomes 0.0
+    _, vid = np.unique(R.view(np.dtype((np.void, 24))).reshape(-1), return_inverse=True)  # rows as bytes
     return vid.reshape(-1)
 
 
-def orient_components(V, F):
-    """Flip every connected part whose signed volume is negative (a part modelled inside out).
+def drop_twin_faces(V, F, vid=None, min_share=0.5):
+    """Keep one face of each set of faces on the same three vertices, when such twins are more than
+    `min_share` of the surface area: a double-sided mesh (every face stored twice, once each way, as many
+    ShapeNet models are) has w = 0 everywhere and would read as all outside. Where only a few faces are
+    twins (two parts touching face to face), the twins are kept: w is right with them."""
+    vid = merged_vertex_ids(V) if vid is None else vid
+    key = np.sort(vid[F], axis=1)
+    nv = int(vid.max()) + 1
+    _, first, inv, count = np.unique((key[:, 0] * nv + key[:, 1]) * nv + key[:, 2], return_index=True,
+                                     return_inverse=True, return_counts=True)
+    tri = V[F]
+    area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    if area[count[inv.reshape(-1)] > 1].sum() <= min_share * area.sum():
+        return F
+    return F[np.sort(first)]
+
+
+def orient_components(V, F, vid=None):
+    """Turn single faces wound against their neighbours, then flip every connected part whose signed volume
+    is negative (a part modelled inside out).
 
     Parts of CAD models are often stored with inward normals; where such a part overlaps another,
     the winding numbers cancel (+1 - 1 = 0) and the overlap would read as outside.
@@ -219,8 +280,15 @@ def orient_components(V, F):
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
+    Fm = (merged_vertex_ids(V) if vid is None else vid)[F]
+    # Faces wound against their neighbours: turned to agree with the majority of their patch (faces
+    # joined by manifold edges). bfs_orient makes each patch agree with its first face; where that
+    # reversed most of a patch, the patch is turned back, so the file's majority winding is kept.
+    Fb, patch = igl.bfs_orient(np.ascontiguousarray(Fm))
+    changed = (Fb != Fm).any(1)
+    flip = changed != (np.bincount(patch, weights=changed)[patch] > 0.5 * np.bincount(patch)[patch])
+    F, Fm = np.where(flip[:, None], F[:, ::-1], F), np.where(flip[:, None], Fm[:, ::-1], Fm)
     # Parts are sets of faces joined through shared edges (parts that touch at a vertex stay apart).
-    Fm = merged_vertex_ids(V)[F]
     e = np.sort(np.stack([Fm[:, [0, 1]], Fm[:, [1, 2]], Fm[:, [2, 0]]], axis=1).reshape(-1, 2), axis=1)
     _, edge = np.unique(e[:, 0] * (int(Fm.max()) + 1) + e[:, 1], return_inverse=True)
     face = np.repeat(np.arange(len(F)), 3)
@@ -233,6 +301,25 @@ def orient_components(V, F):
     vol = np.einsum("nd,nd->n", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6
     flip = np.bincount(part, weights=vol) < 0
     return np.where(flip[part][:, None], F[:, ::-1], F)
+
+
+def _strip_points(tri, h):
+    """Test points covering triangles tri (n, 3, 3) with gaps of at most h: rows parallel to the shortest
+    edge, h apart, each with points h apart. Returns points (m, 3) and the triangle of each (m,)."""
+    opp = np.linalg.norm(tri[:, [1, 2, 0]] - tri[:, [2, 0, 1]], axis=2)  # (n, 3): edge opposite each corner
+    r = np.arange(len(tri))
+    a = np.argmin(opp, axis=1)  # apex: the corner opposite the shortest edge
+    A, B, C = tri[r, a], tri[r, (a + 1) % 3], tri[r, (a + 2) % 3]
+    rows = np.ceil(np.maximum(np.linalg.norm(B - A, axis=1), np.linalg.norm(C - A, axis=1)) / h).astype(np.int64)
+    f = np.repeat(r, rows)  # one entry per row
+    s = (np.arange(len(f)) - np.repeat(np.cumsum(rows) - rows, rows) + 0.5) / rows[f]  # row position from the apex
+    per_row = np.maximum(1, np.ceil(s * opp[f, a[f]] / h)).astype(np.int64)  # the row is s x |BC| long
+    g = np.repeat(np.arange(len(f)), per_row)  # one entry per point
+    u = (np.arange(len(g)) - np.repeat(np.cumsum(per_row) - per_row, per_row) + 0.5) / per_row[g]
+    face, s = f[g], s[g][:, None]
+    u = u[:, None]
+    pts = A[face] + s * ((1 - u) * (B - A)[face] + u * (C - A)[face])
+    return pts, face
 
 
 def _barycentric(tri, p):

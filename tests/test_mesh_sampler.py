@@ -80,6 +80,37 @@ def test_open_sheet_rejected_and_kept_on_request():
     assert out["stats"]["untrusted"].startswith("open surface")
 
 
+def _box_with_cancelling_back(extents=(0.6, 0.4, 1.0)):
+    """A box stored twice on the same 8 vertices, the second copy reversed and split along the other
+    diagonal of each side: no twin faces to drop, one part whose volume is 0, w = 0 everywhere."""
+    box = trimesh.creation.box(extents=extents)
+    V, F = np.asarray(box.vertices), np.asarray(box.faces)
+    back = []
+    for n in np.unique(np.round(box.face_normals, 6), axis=0):
+        tris = F[np.all(np.round(box.face_normals, 6) == n, axis=1)]  # the 2 triangles of this side
+        q = np.unique(tris)
+        c = V[q].mean(0)
+        u = V[q[0]] - c
+        ang = np.arctan2(np.cross(u, V[q] - c) @ n, (V[q] - c) @ u)
+        q = q[np.argsort(ang)]  # the 4 corners counter-clockwise seen from outside
+        used = {frozenset(e) for t in tris for e in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0]))}
+        if frozenset((q[0], q[2])) in used:  # split along the other diagonal
+            q = np.roll(q, 1)
+        back += [[q[0], q[1], q[2]], [q[0], q[2], q[3]]]
+    return V, np.concatenate([F, np.asarray(back)[:, ::-1]])
+
+
+def test_sides_that_cancel_are_rejected():
+    V, F = _box_with_cancelling_back()
+    with pytest.raises(UntrustedMesh, match="no inside: 0.00% of the near-surface samples"):
+        MeshSampler(num_samples=4000, surface_samples=10).sample_mesh(V, F, name="cancel.obj")
+    out = MeshSampler(num_samples=4000, surface_samples=10, keep_untrusted=True).sample_mesh(V, F)
+    assert out["stats"]["untrusted"].startswith("no inside") and len(out["neg"]) == 0
+    # the box stored once is trusted, with a solid's share of samples inside
+    out = MeshSampler(num_samples=4000, surface_samples=10).sample_mesh(V, F[:12])
+    assert out["stats"]["untrusted"] is None and 0.2 < out["stats"]["inside_share"] < 0.6
+
+
 def test_bad_files_give_one_line_errors(tmp_path):
     (tmp_path / "empty.obj").write_text("")
     (tmp_path / "corrupt.ply").write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 99\n\x00\x01garbage")
