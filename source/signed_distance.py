@@ -28,9 +28,6 @@ more than it saves; then w is evaluated at every query directly (face_labels=Fal
 import igl
 import numpy as np
 
-# Barycentric position of the test point on a small face: its centroid (crossing parts are found by
-# _crossed_faces, not by test points).
-_TEST_BARY = np.array([[1 / 3, 1 / 3, 1 / 3]])
 _BARY_EPS = 1e-9
 # Largest distance between the test points of a face, as a share of the bounding-box diagonal x 2.
 LABEL_SPACING = 0.03
@@ -62,6 +59,7 @@ class SignedDistance:
         self.vid = merged_vertex_ids(self.V)  # coincident vertices merged, for topology only
         if orient_parts:
             self.F = orient_components(self.V, drop_twin_faces(self.V, self.F, self.vid), self.vid)
+        self.Fm = self.vid[self.F]  # (nf, 3) merged vertex ids
         tri = self.V[self.F]  # (nf, 3 corners, 3)
         cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         area2 = np.linalg.norm(cross, axis=1)
@@ -72,7 +70,7 @@ class SignedDistance:
         self.spacing = LABEL_SPACING * self.span / 2  # largest gap between the test points of a face
         # test points: the centroid of a face shorter than the spacing, else about area / spacing^2 + a row per spacing
         large = self.longest > self.spacing
-        n_test = len(_TEST_BARY) * (~large).sum() + (self.area[large] / self.spacing**2 + 2 * self.longest[large] / self.spacing).sum()
+        n_test = (~large).sum() + (self.area[large] / self.spacing**2 + 2 * self.longest[large] / self.spacing).sum()
         # Tiers 1-2 pay off when the test points (w on both sides of each) are few next to the queries;
         # otherwise w is evaluated at every query.
         self.use_labels = face_labels and n_test < queries_hint / 4
@@ -84,12 +82,10 @@ class SignedDistance:
     # ---- tier 1: which side of each face is inside ----
     def _side_w(self, tri, faces):
         """w just off both sides of the faces' test points: (w_plus, w_minus, owner face)."""
-        small = faces[self.longest[faces] <= self.spacing]
-        pts = [np.einsum("kj,fjd->fkd", _TEST_BARY, tri[small]).reshape(-1, 3)]
-        owner = [np.repeat(small, len(_TEST_BARY))]
+        small = faces[self.longest[faces] <= self.spacing]  # one test point: the centroid
         large = faces[self.longest[faces] > self.spacing]
         p, o = _strip_points(tri[large], self.spacing)
-        pts, owner = np.concatenate(pts + [p]), np.concatenate(owner + [large[o]])
+        pts, owner = np.concatenate([tri[small].mean(1), p]), np.concatenate([small, large[o]])
         # Both sides are evaluated: across a face alone w jumps by exactly 1, but not where another face
         # lies on it (double-sided or coincident parts), and those are the faces that must not get a label.
         off = 1e-6 * self.span * self.normals[owner]
@@ -119,12 +115,9 @@ class SignedDistance:
     def _crossed_faces(self):
         """(nf,) bool: faces whose interior an edge of another face passes through or touches, and the faces
         on that edge (parts crossing without a boolean union). Each edge is followed from hit to hit."""
-        Fm = self.vid[self.F]
-        nv = int(self.vid.max()) + 1
-        e = np.sort(np.stack([Fm[:, [1, 2]], Fm[:, [2, 0]], Fm[:, [0, 1]]], axis=1).reshape(-1, 2), axis=1)
-        keys, edge_of = np.unique(e[:, 0] * nv + e[:, 1], return_inverse=True)
-        edges = np.stack([keys // nv, keys % nv], axis=1)  # (ne, 2) merged vertex ids
-        at = np.zeros((nv, 3))
+        Fm = self.Fm
+        edges, edge_of, _ = _edges(Fm)  # (ne, 2) merged vertex ids
+        at = np.zeros((int(self.vid.max()) + 1, 3))
         at[self.vid] = self.V  # a position per merged vertex
         orig, d = at[edges[:, 0]], at[edges[:, 1]] - at[edges[:, 0]]  # edge k: orig + s d, s in [0, 1]
         tree = igl.AABB()
@@ -151,10 +144,10 @@ class SignedDistance:
         crossed[face] = True
         edge_hit = np.zeros(len(edges), dtype=bool)
         edge_hit[edge] = True
-        return crossed | edge_hit[edge_of.reshape(-1, 3)].any(1)
+        return crossed | edge_hit[edge_of].any(1)
 
     def _build_pseudonormals(self, tri):
-        Fm = self.vid[self.F]  # (nf, 3) merged ids
+        Fm = self.Fm
         nv = int(self.vid.max()) + 1
         on = self.normals * self.out_sign[:, None]  # outward unit normals, 0 for unclean faces
         bad = (self.out_sign == 0).astype(np.float64)
@@ -167,18 +160,12 @@ class SignedDistance:
             np.add.at(self.vbad, Fm[:, k], bad)
         # Edge pseudonormals: sum of outward normals of the faces sharing the edge (edge k is opposite
         # corner k). Exactly two incident faces are needed, otherwise the edge falls back to tier 3.
-        e = np.stack([Fm[:, [1, 2]], Fm[:, [2, 0]], Fm[:, [0, 1]]], axis=1).reshape(-1, 2)  # (nf*3, 2)
-        e.sort(axis=1)
-        key = e[:, 0] * nv + e[:, 1]
-        uniq, inv, count = np.unique(key, return_inverse=True, return_counts=True)
-        enormal = np.zeros((len(uniq), 3))
-        np.add.at(enormal, inv, np.repeat(on, 3, axis=0))
-        ebad = np.zeros(len(uniq))
-        np.add.at(ebad, inv, np.repeat(bad, 3))
-        ebad += count != 2
-        self.edge_of = inv.reshape(-1, 3)  # (nf, 3) unique edge id of edge k of face f
-        self.enormal, self.ebad = enormal, ebad
-        self.Fm = Fm
+        edges, self.edge_of, count = _edges(Fm)  # edge_of (nf, 3): edge id of edge k of face f
+        self.enormal = np.zeros((len(edges), 3))
+        np.add.at(self.enormal, self.edge_of.reshape(-1), np.repeat(on, 3, axis=0))
+        self.ebad = np.zeros(len(edges))
+        np.add.at(self.ebad, self.edge_of.reshape(-1), np.repeat(bad, 3))
+        self.ebad += count != 2
 
     # ---- queries ----
     def __call__(self, Q, chunk=100_000):
@@ -246,6 +233,15 @@ class SignedDistance:
         return float(((amb(w_plus) + amb(w_minus)) / 2 * weight).sum() / max(weight.sum(), 1e-300))
 
 
+def _edges(Fm):
+    """Undirected edges of faces Fm (merged vertex ids): edges (ne, 2), the edge id of each face's edge k
+    (opposite corner k) (nf, 3), and how many faces share each edge (ne,)."""
+    nv = int(Fm.max()) + 1
+    e = np.sort(np.stack([Fm[:, [1, 2]], Fm[:, [2, 0]], Fm[:, [0, 1]]], axis=1).reshape(-1, 2), axis=1)
+    keys, edge_of, count = np.unique(e[:, 0] * nv + e[:, 1], return_inverse=True, return_counts=True)
+    return np.stack([keys // nv, keys % nv], axis=1), edge_of.reshape(-1, 3), count
+
+
 def merged_vertex_ids(V):
     """Id of each vertex after merging coincident ones (CAD files repeat vertices along seams)."""
     R = np.ascontiguousarray(np.round(V, 12), dtype=np.float64) + 0.0  # + 0.0: -0.0 becomes 0.0
@@ -289,8 +285,7 @@ def orient_components(V, F, vid=None):
     flip = changed != (np.bincount(patch, weights=changed)[patch] > 0.5 * np.bincount(patch)[patch])
     F, Fm = np.where(flip[:, None], F[:, ::-1], F), np.where(flip[:, None], Fm[:, ::-1], Fm)
     # Parts are sets of faces joined through shared edges (parts that touch at a vertex stay apart).
-    e = np.sort(np.stack([Fm[:, [0, 1]], Fm[:, [1, 2]], Fm[:, [2, 0]]], axis=1).reshape(-1, 2), axis=1)
-    _, edge = np.unique(e[:, 0] * (int(Fm.max()) + 1) + e[:, 1], return_inverse=True)
+    _, edge, _ = _edges(Fm)
     face = np.repeat(np.arange(len(F)), 3)
     # bipartite graph faces - edges; its components are the parts
     nf, ne = len(F), int(edge.max()) + 1
