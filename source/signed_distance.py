@@ -175,11 +175,12 @@ class SignedDistance:
         """True when the faces' directed edges cancel in pairs (no hole, no open sheet, no edge where two
         faces run the same way): then w is a whole number everywhere off the surface."""
         Fm = self.Fm
-        d = np.stack([Fm[:, [1, 2]], Fm[:, [2, 0]], Fm[:, [0, 1]]], axis=1).reshape(-1, 2)  # directed edges
-        lo, hi = d.min(1), d.max(1)
-        nv = int(Fm.max()) + 1
-        _, inv = np.unique(lo * nv + hi, return_inverse=True)
-        net = np.bincount(inv.reshape(-1), weights=np.where(d[:, 0] < d[:, 1], 1.0, -1.0))
+        _, edge_of, _ = _edges(Fm)
+        # edge k of a face runs from corner k + 1 to corner k + 2: +1 one way along the edge, -1 the other,
+        # 0 for the collapsed edge of a degenerate face
+        a, b = Fm[:, [1, 2, 0]], Fm[:, [2, 0, 1]]
+        way = np.sign(b - a).astype(np.float64)
+        net = np.bincount(edge_of.reshape(-1), weights=way.reshape(-1))
         return bool((net == 0).all())
 
     def _build_pseudonormals(self, tri):
