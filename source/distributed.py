@@ -43,5 +43,9 @@ def barrier():
 
 
 def shutdown():
+    """Leave the process group. All ranks meet first: gloo aborts a process ("terminate called without an
+    active exception") that tears its group down while another rank is still talking to it."""
     if dist.is_available() and dist.is_initialized():
+        if dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()
