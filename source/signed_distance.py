@@ -92,6 +92,9 @@ class SignedDistance:
         self.use_labels = face_labels and n_test < queries_hint / 4
         self.side_w = None
         if self.use_labels:
+            # the mesh's edges, shared by the crossing-edge test, the closed-surface test and the pseudonormals:
+            # edges (ne, 2) merged vertex ids, edge_of (nf, 3) the edge id of edge k of face f, faces per edge
+            self.edges, self.edge_of, self.edge_count = _edges(self.Fm)
             self._label_faces(tri)
             self._build_pseudonormals(tri)
 
@@ -143,7 +146,7 @@ class SignedDistance:
         """(nf,) bool: faces whose interior an edge of another face passes through or touches, and the faces
         on that edge (parts crossing without a boolean union). Each edge is followed from hit to hit."""
         Fm = self.Fm
-        edges, edge_of, _ = _edges(Fm)  # (ne, 2) merged vertex ids
+        edges, edge_of = self.edges, self.edge_of
         at = np.zeros((int(self.vid.max()) + 1, 3))
         at[self.vid] = self.V  # a position per merged vertex
         orig, d = at[edges[:, 0]], at[edges[:, 1]] - at[edges[:, 0]]  # edge k: orig + s d, s in [0, 1]
@@ -175,12 +178,11 @@ class SignedDistance:
         """True when the faces' directed edges cancel in pairs (no hole, no open sheet, no edge where two
         faces run the same way): then w is a whole number everywhere off the surface."""
         Fm = self.Fm
-        _, edge_of, _ = _edges(Fm)
         # edge k of a face runs from corner k + 1 to corner k + 2: +1 one way along the edge, -1 the other,
         # 0 for the collapsed edge of a degenerate face
         a, b = Fm[:, [1, 2, 0]], Fm[:, [2, 0, 1]]
         way = np.sign(b - a).astype(np.float64)
-        net = np.bincount(edge_of.reshape(-1), weights=way.reshape(-1))
+        net = np.bincount(self.edge_of.reshape(-1), weights=way.reshape(-1))
         return bool((net == 0).all())
 
     def _build_pseudonormals(self, tri):
@@ -197,7 +199,7 @@ class SignedDistance:
             np.add.at(self.vbad, Fm[:, k], bad)
         # Edge pseudonormals: sum of outward normals of the faces sharing the edge (edge k is opposite
         # corner k). Exactly two incident faces are needed, otherwise the edge falls back to tier 3.
-        edges, self.edge_of, count = _edges(Fm)  # edge_of (nf, 3): edge id of edge k of face f
+        edges, count = self.edges, self.edge_count
         self.enormal = np.zeros((len(edges), 3))
         np.add.at(self.enormal, self.edge_of.reshape(-1), np.repeat(on, 3, axis=0))
         self.ebad = np.zeros(len(edges))
