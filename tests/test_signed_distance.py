@@ -191,8 +191,8 @@ def test_tiers_agree_with_direct_winding_number():
 
 def test_continued_winding_number_equals_direct():
     """Tier 3 carries w over from the nearest test point by counting crossed faces: on a closed surface
-    (overlapping, inverted and face-to-face touching parts) it must give w itself; with a hole, where w
-    is not piecewise constant, it must fall back to w."""
+    (overlapping, inverted and face-to-face touching parts) it must give w itself; with a hole and an open
+    sheet, where w also varies smoothly, the caps over the boundary loops must make it w again."""
     parts, meshes = _overlapping_boxes()
     meshes[1].invert()  # a part modelled inside out
     touching = trimesh.creation.box(extents=(0.4, 0.4, 0.4))  # shares the face x = 0.7 with the next box
@@ -203,18 +203,20 @@ def test_continued_winding_number_equals_direct():
     sphere.apply_translation([-0.5, 0.5, -0.4])
     holed = sphere.copy()
     holed.update_faces(holed.face_normals[:, 2] < 0.9)  # a hole at the top
+    sheet = trimesh.creation.annulus(r_min=0.1, r_max=0.35, height=0.2)  # an open disc with a hole (two loops)
+    sheet.update_faces(sheet.face_normals[:, 2] > 0.5)
+    sheet.apply_translation([0.2, -0.5, 0.3])
     Q = _queries(20_000, seed=3, scale=1.2)
-    for last, closed in ((sphere, True), (holed, False)):
-        mesh = trimesh.util.concatenate(meshes + [touching, beside, last]).subdivide_to_size(0.1)
+    for last, closed in (([sphere], True), ([holed, sheet], False)):
+        mesh = trimesh.util.concatenate(meshes + [touching, beside] + last).subdivide_to_size(0.1)
         V, F = np.asarray(mesh.vertices), np.asarray(mesh.faces)
         S = SignedDistance(V, F, queries_hint=10**7)
         assert S.use_labels and S.layered.any()  # the touching faces lie on each other
-        assert S.closed == closed
+        assert S.closed == closed and (S.caps is None) == closed
         continued = S.continued_winding_number(Q)
         direct = winding_number(S.V, S.F, Q)
-        if closed:  # equal up to the fast winding number's own approximation (at the anchors and at Q)
-            np.testing.assert_allclose(continued, direct, atol=0.02)
-            assert np.abs(direct).max() > 0.9  # and there is an inside
-        else:
-            np.testing.assert_array_equal(continued, direct)
-            assert ((direct % 1 > 0.1) & (direct % 1 < 0.9)).sum() > 10  # fractional w near the hole
+        # equal up to the fast winding number's own approximation (at the anchors, at Q, of the caps)
+        np.testing.assert_allclose(continued, direct, atol=0.02)
+        assert np.abs(direct).max() > 0.9  # there is an inside
+        if not closed:
+            assert ((direct % 1 > 0.1) & (direct % 1 < 0.9)).sum() > 100  # fractional w near the hole and sheet
