@@ -119,7 +119,14 @@ class SignedDistance:
         self.side_w = (w_plus, w_minus, owner)  # kept for the trust statistics
         # Tier 3 needs the faces with another face lying on them (w jumps by other than 1 across them:
         # coincident layers, which a first-hit ray walk counts once), and anchors: points where k is known.
-        self.layered = np.bincount(owner, weights=np.abs(w_plus - w_minus + 1.0) > 0.5, minlength=nf) > 0
+        odd = np.abs(w_plus - w_minus + 1.0) > 0.5  # test points where w does not jump by 1
+        self.layered = np.bincount(owner, weights=odd, minlength=nf) > 0
+        # The faces lying there are layered too: a face that overlaps another only partly might have no
+        # test point of its own in the overlap, and a first-hit walk through the overlap could meet it first.
+        self.layered[self._faces_between(at[: len(owner)][odd], at[len(owner) :][odd])] = True
+        # And faces in the plane of another part's face: where parts touch face to face, a face may overlap
+        # another in a region between the test points of both.
+        self.layered |= _coplanar_across_parts(self.V, self.F, self.normals, _parts(self.edge_of), self.span)
         # Holes and open sheets: a cap C (a cone over each boundary loop) has the same boundary as the mesh M,
         # so M - C is closed and w = k + w_C, with k = w_(M - C) a whole number that only changes across
         # faces of M or C, and w_C the winding number of the small cap mesh alone.
@@ -151,6 +158,16 @@ class SignedDistance:
         # Internal faces ("both inside") and faces with no clear side are left to tier 3.
         clean = self.face_ok & (self.plus_in != self.minus_in)
         self.out_sign = np.where(clean, np.where(self.plus_in, -1.0, 1.0), 0.0)
+
+    def _faces_between(self, a, b):
+        """Faces hit by the short segments a -> b (every hit, coincident faces included)."""
+        d = b - a
+        length = np.linalg.norm(d, axis=1)
+        a, d, length = a[length > 0], d[length > 0], length[length > 0]  # degenerate faces have no normal
+        if len(a) == 0:
+            return np.zeros(0, dtype=np.int64)
+        hits = self.tree.intersect_ray(self.V, self.F, a, d / length[:, None])  # unit directions (_first_hits)
+        return np.array([h[0] for j, hs in enumerate(hits) for h in hs if h[1] <= length[j]], dtype=np.int64)
 
     def _crossed_faces(self):
         """(nf,) bool: faces whose interior an edge of another face passes through or touches, and the faces
@@ -481,9 +498,6 @@ def orient_components(V, F, vid=None):
     Parts of CAD models are often stored with inward normals; where such a part overlaps another,
     the winding numbers cancel (+1 - 1 = 0) and the overlap would read as outside.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     Fm = (merged_vertex_ids(V) if vid is None else vid)[F]
     # Faces wound against their neighbours: turned to agree with the majority of their patch (faces
     # joined by manifold edges). bfs_orient makes each patch agree with its first face; where that
@@ -492,18 +506,44 @@ def orient_components(V, F, vid=None):
     changed = (Fb != Fm).any(1)
     flip = changed != (np.bincount(patch, weights=changed)[patch] > 0.5 * np.bincount(patch)[patch])
     F, Fm = np.where(flip[:, None], F[:, ::-1], F), np.where(flip[:, None], Fm[:, ::-1], Fm)
-    # Parts are sets of faces joined through shared edges (parts that touch at a vertex stay apart).
-    _, edge, _ = _edges(Fm)
-    face = np.repeat(np.arange(len(F)), 3)
-    # bipartite graph faces - edges; its components are the parts
-    nf, ne = len(F), int(edge.max()) + 1
-    g = coo_matrix((np.ones(len(face)), (face, nf + edge.reshape(-1))), shape=(nf + ne, nf + ne))
-    _, label = connected_components(g, directed=False)
-    part = label[:nf]
+    part = _parts(_edges(Fm)[1])
     tri = V[F] - V[F].reshape(-1, 3).mean(0)
     vol = np.einsum("nd,nd->n", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6
     flip = np.bincount(part, weights=vol) < 0
     return np.where(flip[part][:, None], F[:, ::-1], F)
+
+
+def _parts(edge_of):
+    """(nf,) part of each face: parts are sets of faces joined through shared edges (parts that touch at a
+    vertex stay apart). edge_of: (nf, 3) edge ids of each face (_edges)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    nf, ne = len(edge_of), int(edge_of.max()) + 1
+    face = np.repeat(np.arange(nf), 3)
+    # bipartite graph faces - edges; its components are the parts
+    g = coo_matrix((np.ones(len(face)), (face, nf + edge_of.reshape(-1))), shape=(nf + ne, nf + ne))
+    return connected_components(g, directed=False)[1][:nf]
+
+
+def _coplanar_across_parts(V, F, normals, part, span, tol=1e-6):
+    """(nf,) bool: faces lying in the plane of a face of another part (parts touching face to face, whose
+    faces may overlap). Planes are compared as (unit normal up to its sign, offset) rounded to tol x span,
+    twice with the bins shifted by half a bin, so that two planes that close are never split by a bin edge."""
+    n = normals * np.where((normals[:, 0] < 0) | ((normals[:, 0] == 0) & (normals[:, 1] < 0)), -1.0, 1.0)[:, None]
+    plane = np.concatenate([n, np.einsum("nd,nd->n", n, V[F[:, 0]])[:, None] / span], axis=1)  # (nf, 4)
+    out = np.zeros(len(F), dtype=bool)
+    for shift in (0.0, 0.5):
+        key = np.floor(plane / tol + shift).astype(np.int64)
+        _, group = np.unique(key, axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        # a group is shared when its faces belong to more than one part
+        lo = np.full(group.max() + 1, np.iinfo(np.int64).max)
+        hi = np.full(group.max() + 1, -1)
+        np.minimum.at(lo, group, part)
+        np.maximum.at(hi, group, part)
+        out |= (lo != hi)[group]
+    return out & (np.linalg.norm(normals, axis=1) > 0)
 
 
 def _strip_points(tri, h):

@@ -220,3 +220,21 @@ def test_continued_winding_number_equals_direct():
         assert np.abs(direct).max() > 0.9  # there is an inside
         if not closed:
             assert ((direct % 1 > 0.1) & (direct % 1 < 0.9)).sum() > 100  # fractional w near the hole and sheet
+
+def test_parts_touching_face_to_face_are_layered():
+    """A leg whose top lies on the seat's bottom face: the four faces in that plane (two of each part) are
+    layered, found from the planes rather than from test points (the leg's top is smaller than the gap
+    between the seat's test points), and w carried over through the contact equals w."""
+    seat = trimesh.creation.box(extents=(1.0, 0.2, 1.0))  # bottom face at y = -0.1
+    leg = trimesh.creation.box(extents=(0.02, 0.4, 0.02))
+    leg.apply_translation([0.3, -0.3, 0.3])  # top face at y = -0.1, on the seat's bottom
+    mesh = trimesh.util.concatenate([seat, leg])
+    V, F = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    S = SignedDistance(V, F, queries_hint=10**7)
+    centres = S.V[S.F].mean(1)
+    in_contact_plane = (np.abs(centres[:, 1] + 0.1) < 1e-9) & (np.abs(S.normals[:, 1]) > 0.99)
+    assert in_contact_plane.sum() == 4
+    np.testing.assert_array_equal(S.layered, in_contact_plane)
+    rng = np.random.default_rng(0)
+    Q = np.concatenate([_queries(5000, seed=4), [0.3, -0.1, 0.3] + rng.normal(scale=0.03, size=(5000, 3))])
+    np.testing.assert_allclose(S.continued_winding_number(Q), winding_number(S.V, S.F, Q), atol=0.02)
