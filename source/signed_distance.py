@@ -119,7 +119,8 @@ class SignedDistance:
         self.side_w = (w_plus, w_minus, owner)  # kept for the trust statistics
         # Tier 3 needs the faces with another face lying on them (w jumps by other than 1 across them:
         # coincident layers, which a first-hit ray walk counts once), and anchors: points where k is known.
-        odd = np.abs(w_plus - w_minus + 1.0) > 0.5  # test points where w does not jump by 1
+        jump_error = np.abs(w_plus - w_minus + 1.0)  # 0 where w jumps by exactly 1 across the face
+        odd = jump_error > 0.5  # another face lies there
         self.layered = np.bincount(owner, weights=odd, minlength=nf) > 0
         # The faces lying there are layered too: a face that overlaps another only partly might have no
         # test point of its own in the overlap, and a first-hit walk through the overlap could meet it first.
@@ -140,8 +141,7 @@ class SignedDistance:
         # and is no anchor: which side of that face it is on is undefined. Nor is a pair of test points
         # whose w does not jump by 1 across their face: another face lies on it, or the fast winding
         # number is off there (seen by over 1 on meshes with many faces on non-manifold edges).
-        jump = np.tile(np.abs(w_plus - w_minus + 1.0) < 0.1, 2)
-        good = (np.abs(w % 1.0 - 0.5) > 0.1) & jump
+        good = (np.abs(w % 1.0 - 0.5) > 0.1) & np.tile(jump_error < 0.1, 2)
         self.anchors, self.anchor_k, self._anchor_tree = at[good], np.round(w[good]), None
         count = np.bincount(owner, minlength=nf)
         plus = np.bincount(owner, weights=np.abs(w_plus) > 0.5, minlength=nf)
@@ -360,7 +360,7 @@ class SignedDistance:
         return float(((amb(w_plus) + amb(w_minus)) / 2 * weight).sum() / max(weight.sum(), 1e-300))
 
 
-def _crossings(tree, V, F, normals, Q, d, max_crossings, layered=None):
+def _crossings(tree, V, F, normals, Q, d, max_crossings, layered):
     """Signed count of the faces of (V, F) crossed by the segments Q -> Q + d: + 1 for a face whose normal
     points along d, - 1 against it. Returns the count (n,) and a mask of the segments it cannot be trusted
     on (a hit within `margin` of the segment's end, where the anchor might lie on either side of the
@@ -384,8 +384,7 @@ def _crossings(tree, V, F, normals, Q, d, max_crossings, layered=None):
         live, face, t = live[ok], face[ok], t[ok]
         new = face != last[live]
         count[live[new]] += np.sign(np.einsum("nd,nd->n", d[live[new]], normals[face[new]]))
-        if layered is not None:
-            recount[live[layered[face]]] = True
+        recount[live[layered[face]]] = True
         last[live] = face
         pos[live] += t + step
         if len(live) == 0:
@@ -407,8 +406,9 @@ def _cone_caps(at, edges, net, rings=8):
     from _boundary), a cone of triangles (apex, lo, hi) from an apex over the loop, whose boundary is the
     loop (the spokes cancel), so the mesh minus the caps is closed. The apex is lifted off the loop's
     centre along its vector area by half the loop's radius: a flat cap over a hole in a flat region
-    could lie on the faces around the hole. Returns (Vc, Fc, AABB tree, unit normals, layered); an edge
-    that runs n times gives a face repeated n times, marked as layered."""
+    could lie on the faces around the hole. Returns (Vc, Fc, AABB tree, unit normals, layered). An edge
+    that runs n times gives a face repeated n times, and where the boundary runs along a T-junction, cap
+    triangles lie on each other with opposite orientations: every cap face is marked as layered."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -528,8 +528,9 @@ def _parts(edge_of):
 
 def _coplanar_across_parts(V, F, normals, part, span, tol=1e-6):
     """(nf,) bool: faces lying in the plane of a face of another part (parts touching face to face, whose
-    faces may overlap). Planes are compared as (unit normal up to its sign, offset) rounded to tol x span,
-    twice with the bins shifted by half a bin, so that two planes that close are never split by a bin edge."""
+    faces may overlap). Planes are compared as (unit normal up to its sign, offset / span) rounded to tol,
+    twice, the second time with the bins shifted by half a bin, so that few pairs that close are split by a
+    bin edge (axis-aligned faces, the common case in CAD models, have exact normals)."""
     n = normals * np.where((normals[:, 0] < 0) | ((normals[:, 0] == 0) & (normals[:, 1] < 0)), -1.0, 1.0)[:, None]
     plane = np.concatenate([n, np.einsum("nd,nd->n", n, V[F[:, 0]])[:, None] / span], axis=1)  # (nf, 4)
     out = np.zeros(len(F), dtype=bool)
