@@ -12,7 +12,10 @@ sign is computed in tiers, cheapest first:
    the label spacing (the centroid of a small face, rows of points on a larger one, so that a part lying
    flat against the face shows up at a test point). A face whose points agree, inside on one side and
    outside on the other, and that no edge of the mesh passes through (parts crossing it, however
-   thin), is "clean" and gets a label.
+   thin), is "clean" and gets a label. On a closed mesh w is the same just off every face of a region that
+   nothing crosses or touches (faces joined by two-face edges, none crossed, none in the plane of a face it
+   is not joined to): there w is evaluated at every 8th test point of each region only, and carried to the
+   rest when those agree.
 2. Each query's closest point c (from the distance query) lies inside a face, on an edge or on a
    vertex. Inside a clean face: the query takes the label of the side it is on (the segment from the query
    to c crosses no surface, so the sign is the same as just off c). On an edge or vertex whose faces
@@ -100,22 +103,141 @@ class SignedDistance:
             self._build_pseudonormals(tri)
 
     # ---- tier 1: which side of each face is inside ----
-    def _side_w(self, tri, faces):
-        """w just off both sides of the faces' test points: (w_plus, w_minus, owner face)."""
-        small = faces[self.longest[faces] <= self.spacing]  # one test point: the centroid
+    def _test_points(self, tri, faces):
+        """Test points of the faces (the centroid of a small face, rows of points on a large one) and the
+        face of each: (m, 3), (m,)."""
+        small = faces[self.longest[faces] <= self.spacing]
         large = faces[self.longest[faces] > self.spacing]
         p, o = _strip_points(tri[large], self.spacing)
-        pts, owner = np.concatenate([tri[small].mean(1), p]), np.concatenate([small, large[o]])
+        return np.concatenate([tri[small].mean(1), p]), np.concatenate([small, large[o]])
+
+    def _off(self, pts, owner):
+        """Points just off both sides of the test points: (2m, 3), the + side (along the normal) first."""
+        off = 1e-6 * self.span * self.normals[owner]
+        return np.concatenate([pts + off, pts - off])
+
+    def _side_w(self, tri, faces):
+        """w just off both sides of the faces' test points: (w_plus, w_minus, owner face, points)."""
+        pts, owner = self._test_points(tri, faces)
         # Both sides are evaluated: across a face alone w jumps by exactly 1, but not where another face
         # lies on it (double-sided or coincident parts), and those are the faces that must not get a label.
-        off = 1e-6 * self.span * self.normals[owner]
-        at = np.concatenate([pts + off, pts - off])
+        at = self._off(pts, owner)
         w = winding_number(self.V, self.F, at)
         return w[: len(pts)], w[len(pts) :], owner, at
 
+    def _region_side_w(self, at, owner, region, probes=3, every=8):
+        """w at the points `at` (both sides of each test point, as _off gives them) on a closed mesh, evaluated
+        at a few test points per region and carried over to the rest of the region.
+
+        region (nf,): faces joined by edges with exactly two faces, none crossed by another part, none in the
+        plane of another part (-1: no region). On a closed mesh w is a whole number off the surface that
+        changes only across a face, so it is the same just off every face of a region on the same side:
+        no surface crosses or touches the thin layer along the region. `probes` test points per region
+        are evaluated; where they agree (w whole numbers on both sides, jumping by 1 across their face) the
+        region takes their values, else all its test points are evaluated, as are the test points of faces
+        in no region. Returns w (2m,) and a mask (2m,) of the points whose w the winding number gave."""
+        m = len(owner)
+        r = region[owner]  # (m,) region of each test point
+        # up to `probes` test points per region, spread over its points in file order
+        order = np.argsort(r, kind="stable")
+        n_r = np.bincount(r[r >= 0], minlength=max(int(region.max()) + 1, 1))  # (regions,) test points in each
+        first = np.concatenate([[0], np.cumsum(n_r)[:-1]]) + (r < 0).sum()  # where each region starts in `order`
+        rank = np.empty(m, dtype=np.int64)
+        rank[order] = np.arange(m) - np.where(r[order] >= 0, first[np.maximum(r[order], 0)], 0)
+        step = np.clip(n_r // probes, 1, every)  # every `every`-th point, and at least `probes` of them
+        probe = (r >= 0) & (rank % step[np.maximum(r, 0)] == 0)
+        own = r < 0  # faces labelled on their own, crossed ones included (their test points are anchors for tier 3)
+        w = np.empty(2 * m)
+
+        def evaluate(mask):
+            idx = np.flatnonzero(np.tile(mask, 2))
+            w[idx] = winding_number(self.V, self.F, at[idx])
+            return np.tile(mask, 2)
+
+        evaluated = evaluate(probe | own)
+        wp, wm = w[:m][probe], w[m:][probe]
+        rp = r[probe]
+        # a region is trusted when every probe reads the same whole numbers on both sides, 1 apart
+        good_probe = (np.abs(wp - np.round(wp)) < 0.1) & (np.abs(wm - np.round(wm)) < 0.1) & (np.abs(wp - wm + 1) < 0.1)
+        nreg = len(n_r)
+        lo = np.full(nreg, np.inf)
+        hi = np.full(nreg, -np.inf)
+        np.minimum.at(lo, rp, np.round(wp))
+        np.maximum.at(hi, rp, np.round(wp))
+        bad = np.bincount(rp, weights=~good_probe, minlength=nreg) > 0
+        trusted = ~bad & (lo == hi)
+        # regions whose probes disagree: every test point evaluated
+        evaluated |= evaluate((r >= 0) & ~trusted[np.maximum(r, 0)] & ~probe)
+        carry = (r >= 0) & trusted[np.maximum(r, 0)] & ~probe
+        w[:m][carry] = lo[r[carry]]
+        w[m:][carry] = lo[r[carry]] + 1.0
+        return w, evaluated
+
+    def _flat_patches(self):
+        """(nf,) flat patch of each face: faces joined through shared edges to faces in the same plane, the same way up."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        nf = len(self.F)
+        plane = _planes(self.V, self.F, self.normals, self.span)
+        _, key = np.unique(np.round(plane / 1e-6).astype(np.int64), axis=0, return_inverse=True)
+        key = key.reshape(-1)
+        flat = self.edge_of.reshape(-1)
+        face = np.repeat(np.arange(nf), 3)
+        order = np.argsort(flat, kind="stable")
+        flat, face = flat[order], face[order]
+        # joined: the same plane, the same way up (a patch folded onto itself, as in a double-sided stretch of a
+        # part, becomes two patches in one plane)
+        same = (flat[:-1] == flat[1:]) & (key[face[:-1]] == key[face[1:]])
+        same = np.flatnonzero(same & (np.einsum("nd,nd->n", self.normals[face[:-1]], self.normals[face[1:]]) > 0))
+        g = coo_matrix((np.ones(len(same)), (face[same], face[same + 1])), shape=(nf, nf))
+        return connected_components(g, directed=False)[1]
+
+    def _regions(self):
+        """(nf,) region of each face on a closed mesh (-1: none): faces joined through edges with exactly two
+        faces, leaving out faces crossed by another part or lying in the plane of one, and degenerate faces."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        nf = len(self.F)
+        # Faces in the plane of a face they are not joined to by a flat patch, even of the same part, may lie on
+        # each other (a fold of a part onto itself): left out too.
+        ok = ~self._crossed & ~_coplanar_across_parts(self.V, self.F, self.normals, self._flat_patches(), self.span)
+        ok &= self.area > 1e-14 * self.span**2
+        flat = self.edge_of.reshape(-1)
+        face = np.repeat(np.arange(nf), 3)
+        order = np.argsort(flat, kind="stable")
+        flat, face = flat[order], face[order]
+        # the two faces of each two-face edge sit next to each other in edge order
+        two = np.flatnonzero(self.edge_count[flat[:-1]] == 2)
+        two = two[flat[two] == flat[two + 1]]
+        a, b = face[two], face[two + 1]
+        keep = ok[a] & ok[b]
+        g = coo_matrix((np.ones(keep.sum()), (a[keep], b[keep])), shape=(nf, nf))
+        _, comp = connected_components(g, directed=False)
+        region = np.where(ok, comp, -1)
+        _, region[ok] = np.unique(region[ok], return_inverse=True)  # numbered 0..n-1
+        return region
+
     def _label_faces(self, tri):
         nf = len(self.F)
-        w_plus, w_minus, owner, at = self._side_w(tri, np.arange(nf))
+        # Parts thinner than the spacing may cross a face between its test points: those faces are found
+        # directly, as the faces an edge of the mesh passes through.
+        self._crossed = self._crossed_faces()
+        # Faces in the plane of another part's face: where parts touch face to face, a face may overlap
+        # another in a region between the test points of both (layered, below).
+        self._coplanar = _coplanar_across_parts(self.V, self.F, self.normals, _parts(self.edge_of), self.span)
+        net = self._boundary()
+        self.closed = not net.any()
+        pts, owner = self._test_points(tri, np.arange(nf))
+        at = self._off(pts, owner)
+        if self.closed:
+            # w is the same all over each region of faces that nothing crosses: a few test points per region
+            w, evaluated = self._region_side_w(at, owner, self._regions())
+        else:
+            w, evaluated = winding_number(self.V, self.F, at), np.ones(len(at), dtype=bool)
+        m = len(owner)
+        w_plus, w_minus = w[:m], w[m:]
         self.side_w = (w_plus, w_minus, owner)  # kept for the trust statistics
         # Tier 3 needs the faces with another face lying on them (w jumps by other than 1 across them:
         # coincident layers, which a first-hit ray walk counts once), and anchors: points where k is known.
@@ -124,40 +246,35 @@ class SignedDistance:
         self.layered = np.bincount(owner, weights=odd, minlength=nf) > 0
         # The faces lying there are layered too: a face that overlaps another only partly might have no
         # test point of its own in the overlap, and a first-hit walk through the overlap could meet it first.
-        self.layered[self._faces_between(at[: len(owner)][odd], at[len(owner) :][odd])] = True
-        # And faces in the plane of another part's face: where parts touch face to face, a face may overlap
-        # another in a region between the test points of both.
-        self.layered |= _coplanar_across_parts(self.V, self.F, self.normals, _parts(self.edge_of), self.span)
+        self.layered[self._faces_between(at[:m][odd], at[m:][odd])] = True
+        self.layered |= self._coplanar
         # Holes and open sheets: a cap C (a cone over each boundary loop) has the same boundary as the mesh M,
         # so M - C is closed and w = k + w_C, with k = w_(M - C) a whole number that only changes across
         # faces of M or C, and w_C the winding number of the small cap mesh alone.
-        net = self._boundary()
-        self.closed = not net.any()
         self.caps = None if self.closed else _cone_caps(self._merged_positions(), self.edges, net)
-        w = np.concatenate([w_plus, w_minus])
+        k = w.copy()
         if self.caps is not None:
-            w = w - winding_number(self.caps[0], self.caps[1], at)  # k = w - w_C
+            k = k - winding_number(self.caps[0], self.caps[1], at)  # k = w - w_C
         # A test point that lies on another face (where parts cross) reads k halfway between whole numbers
         # and is no anchor: which side of that face it is on is undefined. Nor is a pair of test points
         # whose w does not jump by 1 across their face: another face lies on it, or the fast winding
         # number is off there (seen by over 1 on meshes with many faces on non-manifold edges).
-        good = (np.abs(w % 1.0 - 0.5) > 0.1) & np.tile(jump_error < 0.1, 2)
-        self.anchors, self.anchor_k, self._anchor_tree = at[good], np.round(w[good]), None
+        good = (np.abs(k % 1.0 - 0.5) > 0.1) & np.tile(jump_error < 0.1, 2)
+        self.anchors, self.anchor_k, self._anchor_tree = at[good], np.round(k[good]), None
         count = np.bincount(owner, minlength=nf)
         plus = np.bincount(owner, weights=np.abs(w_plus) > 0.5, minlength=nf)
         minus = np.bincount(owner, weights=np.abs(w_minus) > 0.5, minlength=nf)
         # A side is labelled only if all its test points agree: where another part crosses the face,
         # the points inside it disagree with the others, and the face falls back to tier 3.
         agree = ((plus == 0) | (plus == count)) & ((minus == 0) | (minus == count))
-        # Parts thinner than the spacing may cross a face between its test points: those faces are found
-        # directly, as the faces an edge of the mesh passes through.
-        self.face_ok = agree & (count > 0) & (self.area > 1e-14 * self.span**2) & ~self._crossed_faces()
+        self.face_ok = agree & (count > 0) & (self.area > 1e-14 * self.span**2) & ~self._crossed
         self.plus_in = plus == count
         self.minus_in = minus == count
         # +1: the stored normal points outside; -1: it points inside; 0: not a clean boundary face.
         # Internal faces ("both inside") and faces with no clear side are left to tier 3.
         clean = self.face_ok & (self.plus_in != self.minus_in)
         self.out_sign = np.where(clean, np.where(self.plus_in, -1.0, 1.0), 0.0)
+        self.winding_evaluated = float(evaluated.mean())  # share of the test points' sides w was evaluated at
 
     def _faces_between(self, a, b):
         """Faces hit by the short segments a -> b (every hit, coincident faces included)."""
@@ -526,13 +643,20 @@ def _parts(edge_of):
     return connected_components(g, directed=False)[1][:nf]
 
 
+def _planes(V, F, normals, span):
+    """(nf, 4): each face's plane as (unit normal up to its sign, offset / span), the normal's sign chosen
+    so that its first non-zero coordinate is positive."""
+    first = np.where(normals[:, 0] != 0, normals[:, 0], np.where(normals[:, 1] != 0, normals[:, 1], normals[:, 2]))
+    n = normals * np.where(first < 0, -1.0, 1.0)[:, None]
+    return np.concatenate([n, np.einsum("nd,nd->n", n, V[F[:, 0]])[:, None] / span], axis=1)
+
+
 def _coplanar_across_parts(V, F, normals, part, span, tol=1e-6):
     """(nf,) bool: faces lying in the plane of a face of another part (parts touching face to face, whose
     faces may overlap). Planes are compared as (unit normal up to its sign, offset / span) rounded to tol,
     twice, the second time with the bins shifted by half a bin, so that few pairs that close are split by a
     bin edge (axis-aligned faces, the common case in CAD models, have exact normals)."""
-    n = normals * np.where((normals[:, 0] < 0) | ((normals[:, 0] == 0) & (normals[:, 1] < 0)), -1.0, 1.0)[:, None]
-    plane = np.concatenate([n, np.einsum("nd,nd->n", n, V[F[:, 0]])[:, None] / span], axis=1)  # (nf, 4)
+    plane = _planes(V, F, normals, span)
     out = np.zeros(len(F), dtype=bool)
     for shift in (0.0, 0.5):
         key = np.floor(plane / tol + shift).astype(np.int64)

@@ -238,3 +238,35 @@ def test_parts_touching_face_to_face_are_layered():
     rng = np.random.default_rng(0)
     Q = np.concatenate([_queries(5000, seed=4), [0.3, -0.1, 0.3] + rng.normal(scale=0.03, size=(5000, 3))])
     np.testing.assert_allclose(S.continued_winding_number(Q), winding_number(S.V, S.F, Q), atol=0.02)
+
+
+def test_regions_of_a_closed_mesh_carry_w():
+    """On a closed mesh w just off a region of faces that nothing crosses or touches is the same all over it,
+    so a few test points per region give it to the rest: it must equal w evaluated at every test point, on a
+    box nested in another (w = 2 inside both), a bar crossing the outer box, and a double-sided square (a
+    part folded onto itself, whose two layers must not be taken for one region)."""
+    outer = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    inner = trimesh.creation.box(extents=(0.4, 0.4, 0.4))
+    bar = trimesh.creation.box(extents=(1.6, 0.1, 0.1))
+    bar.apply_translation([0.0, 0.35, 0.0])  # through the outer box's two x faces
+    grid = np.array([[x, y, 0.35] for y in (-0.3, -0.2, -0.1) for x in (-0.3, -0.2, -0.1)])
+    quads = [(i + 3 * j, i + 1 + 3 * j, i + 4 + 3 * j, i + 3 + 3 * j) for j in range(2) for i in range(2)]
+    tris = np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))])
+    square = trimesh.Trimesh(grid, np.concatenate([tris, tris[:, ::-1]]), process=False)  # both ways round
+    mesh = trimesh.util.concatenate([outer, inner, bar]).subdivide_to_size(0.1)
+    mesh = trimesh.util.concatenate([mesh, square])
+    V, F = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    S = SignedDistance(V, F, queries_hint=10**7)
+    assert S.use_labels and S.closed
+    assert S.winding_evaluated < 0.5  # most test points took their region's w
+    w_plus, w_minus, owner = S.side_w
+    at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F))))
+    direct = winding_number(S.V, S.F, at)
+    np.testing.assert_allclose(np.concatenate([w_plus, w_minus]), direct, atol=0.05)
+    assert np.isin([0, 1], np.round(w_plus)).all() and np.isin([1, 2], np.round(w_minus)).all()  # w = 2 inside both boxes
+    folded = np.flatnonzero(np.abs(S.V[S.F][:, :, 2] - 0.35).max(1) < 1e-12)
+    folded = folded[np.abs(S.normals[folded, 2]) > 0.99]
+    assert len(folded) == 16 and (S._regions()[folded] == -1).all()
+    Q = _queries(20_000, seed=5)
+    d, _, _ = unsigned_distance(S.V, S.F, Q)
+    np.testing.assert_array_equal(S(Q), np.where(np.abs(winding_number(S.V, S.F, Q)) > 0.5, -d, d))
