@@ -175,47 +175,25 @@ class SignedDistance:
 
     def _flat_patches(self):
         """(nf,) flat patch of each face: faces joined through shared edges to faces in the same plane, the same way up."""
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
-        nf = len(self.F)
         plane = _planes(self.V, self.F, self.normals, self.span)
         _, key = np.unique(np.round(plane / 1e-6).astype(np.int64), axis=0, return_inverse=True)
         key = key.reshape(-1)
-        flat = self.edge_of.reshape(-1)
-        face = np.repeat(np.arange(nf), 3)
-        order = np.argsort(flat, kind="stable")
-        flat, face = flat[order], face[order]
+        a, b, _ = _face_pairs(self.edge_of)
         # joined: the same plane, the same way up (a patch folded onto itself, as in a double-sided stretch of a
         # part, becomes two patches in one plane)
-        same = (flat[:-1] == flat[1:]) & (key[face[:-1]] == key[face[1:]])
-        same = np.flatnonzero(same & (np.einsum("nd,nd->n", self.normals[face[:-1]], self.normals[face[1:]]) > 0))
-        g = coo_matrix((np.ones(len(same)), (face[same], face[same + 1])), shape=(nf, nf))
-        return connected_components(g, directed=False)[1]
+        same = (key[a] == key[b]) & (np.einsum("nd,nd->n", self.normals[a], self.normals[b]) > 0)
+        return _components(len(self.F), a[same], b[same])
 
     def _regions(self):
         """(nf,) region of each face on a closed mesh (-1: none): faces joined through edges with exactly two
         faces, leaving out faces crossed by another part or lying in the plane of one, and degenerate faces."""
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
-        nf = len(self.F)
         # Faces in the plane of a face they are not joined to by a flat patch, even of the same part, may lie on
         # each other (a fold of a part onto itself): left out too.
         ok = ~self._crossed & ~_coplanar_across_parts(self.V, self.F, self.normals, self._flat_patches(), self.span)
         ok &= self.area > 1e-14 * self.span**2
-        flat = self.edge_of.reshape(-1)
-        face = np.repeat(np.arange(nf), 3)
-        order = np.argsort(flat, kind="stable")
-        flat, face = flat[order], face[order]
-        # the two faces of each two-face edge sit next to each other in edge order
-        two = np.flatnonzero(self.edge_count[flat[:-1]] == 2)
-        two = two[flat[two] == flat[two + 1]]
-        a, b = face[two], face[two + 1]
-        keep = ok[a] & ok[b]
-        g = coo_matrix((np.ones(keep.sum()), (a[keep], b[keep])), shape=(nf, nf))
-        _, comp = connected_components(g, directed=False)
-        region = np.where(ok, comp, -1)
+        a, b, e = _face_pairs(self.edge_of)
+        keep = (self.edge_count[e] == 2) & ok[a] & ok[b]
+        region = np.where(ok, _components(len(self.F), a[keep], b[keep]), -1)
         _, region[ok] = np.unique(region[ok], return_inverse=True)  # numbered 0..n-1
         return region
 
@@ -628,6 +606,25 @@ def orient_components(V, F, vid=None):
     vol = np.einsum("nd,nd->n", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6
     flip = np.bincount(part, weights=vol) < 0
     return np.where(flip[part][:, None], F[:, ::-1], F)
+
+
+def _face_pairs(edge_of):
+    """Faces sharing an edge: (a, b, edge), each face paired with the next one around the same edge (edge_of:
+    (nf, 3) edge ids of each face, _edges)."""
+    flat = edge_of.reshape(-1)
+    face = np.repeat(np.arange(len(edge_of)), 3)
+    order = np.argsort(flat, kind="stable")
+    flat, face = flat[order], face[order]
+    same = np.flatnonzero(flat[:-1] == flat[1:])
+    return face[same], face[same + 1], flat[same]
+
+
+def _components(n, a, b):
+    """(n,) connected component of each of n nodes joined by the pairs (a, b)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    return connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)[1]
 
 
 def _parts(edge_of):
