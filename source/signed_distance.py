@@ -132,18 +132,17 @@ class SignedDistance:
         region (nf,): faces joined by edges with exactly two faces, none crossed by another part, none in the
         plane of another part (-1: no region). On a closed mesh w is a whole number off the surface that
         changes only across a face, so it is the same just off every face of a region on the same side:
-        no surface crosses or touches the thin layer along the region. `probes` test points per region
-        are evaluated; where they agree (w whole numbers on both sides, jumping by 1 across their face) the
+        no surface crosses or touches the thin layer along the region. Every `every`-th test point of a region
+        (at least `probes` of them) is evaluated; where they agree (w whole numbers on both sides, jumping by 1 across their face) the
         region takes their values, else all its test points are evaluated, as are the test points of faces
         in no region. Returns w (2m,) and a mask (2m,) of the points whose w the winding number gave."""
         m = len(owner)
         r = region[owner]  # (m,) region of each test point
-        # up to `probes` test points per region, spread over its points in file order
+        # probes: every `every`-th test point of a region in file order, and at least `probes` of them
         order = np.argsort(r, kind="stable")
+        rank = np.empty(m, dtype=np.int64)  # position of each test point among its region's
+        rank[order] = np.arange(m) - np.searchsorted(r[order], r[order])
         n_r = np.bincount(r[r >= 0], minlength=max(int(region.max()) + 1, 1))  # (regions,) test points in each
-        first = np.concatenate([[0], np.cumsum(n_r)[:-1]]) + (r < 0).sum()  # where each region starts in `order`
-        rank = np.empty(m, dtype=np.int64)
-        rank[order] = np.arange(m) - np.where(r[order] >= 0, first[np.maximum(r[order], 0)], 0)
         step = np.clip(n_r // probes, 1, every)  # every `every`-th point, and at least `probes` of them
         probe = (r >= 0) & (rank % step[np.maximum(r, 0)] == 0)
         own = r < 0  # faces labelled on their own, crossed ones included (their test points are anchors for tier 3)
@@ -175,8 +174,7 @@ class SignedDistance:
 
     def _flat_patches(self):
         """(nf,) flat patch of each face: faces joined through shared edges to faces in the same plane, the same way up."""
-        plane = _planes(self.V, self.F, self.normals, self.span)
-        _, key = np.unique(np.round(plane / 1e-6).astype(np.int64), axis=0, return_inverse=True)
+        _, key = np.unique(np.round(self._plane / 1e-6).astype(np.int64), axis=0, return_inverse=True)
         key = key.reshape(-1)
         a, b, _ = _face_pairs(self.edge_of)
         # joined: the same plane, the same way up (a patch folded onto itself, as in a double-sided stretch of a
@@ -189,7 +187,7 @@ class SignedDistance:
         faces, leaving out faces crossed by another part or lying in the plane of one, and degenerate faces."""
         # Faces in the plane of a face they are not joined to by a flat patch, even of the same part, may lie on
         # each other (a fold of a part onto itself): left out too.
-        ok = ~self._crossed & ~_coplanar_across_parts(self.V, self.F, self.normals, self._flat_patches(), self.span)
+        ok = ~self._crossed & ~_coplanar_across_parts(self._plane, self._flat_patches())
         ok &= self.area > 1e-14 * self.span**2
         a, b, e = _face_pairs(self.edge_of)
         keep = (self.edge_count[e] == 2) & ok[a] & ok[b]
@@ -204,7 +202,8 @@ class SignedDistance:
         self._crossed = self._crossed_faces()
         # Faces in the plane of another part's face: where parts touch face to face, a face may overlap
         # another in a region between the test points of both (layered, below).
-        self._coplanar = _coplanar_across_parts(self.V, self.F, self.normals, _parts(self.edge_of), self.span)
+        self._plane = _planes(self.V, self.F, self.normals, self.span)
+        self._coplanar = _coplanar_across_parts(self._plane, _parts(self.edge_of))
         net = self._boundary()
         self.closed = not net.any()
         pts, owner = self._test_points(tri, np.arange(nf))
@@ -630,14 +629,8 @@ def _components(n, a, b):
 def _parts(edge_of):
     """(nf,) part of each face: parts are sets of faces joined through shared edges (parts that touch at a
     vertex stay apart). edge_of: (nf, 3) edge ids of each face (_edges)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    nf, ne = len(edge_of), int(edge_of.max()) + 1
-    face = np.repeat(np.arange(nf), 3)
-    # bipartite graph faces - edges; its components are the parts
-    g = coo_matrix((np.ones(len(face)), (face, nf + edge_of.reshape(-1))), shape=(nf + ne, nf + ne))
-    return connected_components(g, directed=False)[1][:nf]
+    a, b, _ = _face_pairs(edge_of)
+    return _components(len(edge_of), a, b)
 
 
 def _planes(V, F, normals, span):
@@ -648,13 +641,12 @@ def _planes(V, F, normals, span):
     return np.concatenate([n, np.einsum("nd,nd->n", n, V[F[:, 0]])[:, None] / span], axis=1)
 
 
-def _coplanar_across_parts(V, F, normals, part, span, tol=1e-6):
+def _coplanar_across_parts(plane, part, tol=1e-6):
     """(nf,) bool: faces lying in the plane of a face of another part (parts touching face to face, whose
-    faces may overlap). Planes are compared as (unit normal up to its sign, offset / span) rounded to tol,
+    faces may overlap). Planes (_planes) are compared as (unit normal up to its sign, offset / span) rounded to tol,
     twice, the second time with the bins shifted by half a bin, so that few pairs that close are split by a
     bin edge (axis-aligned faces, the common case in CAD models, have exact normals)."""
-    plane = _planes(V, F, normals, span)
-    out = np.zeros(len(F), dtype=bool)
+    out = np.zeros(len(plane), dtype=bool)
     for shift in (0.0, 0.5):
         key = np.floor(plane / tol + shift).astype(np.int64)
         _, group = np.unique(key, axis=0, return_inverse=True)
@@ -665,7 +657,7 @@ def _coplanar_across_parts(V, F, normals, part, span, tol=1e-6):
         np.minimum.at(lo, group, part)
         np.maximum.at(hi, group, part)
         out |= (lo != hi)[group]
-    return out & (np.linalg.norm(normals, axis=1) > 0)
+    return out & (np.linalg.norm(plane[:, :3], axis=1) > 0)  # degenerate faces have no plane
 
 
 def _strip_points(tri, h):
