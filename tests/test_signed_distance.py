@@ -1,10 +1,12 @@
 """Signed distance against analytic shapes: sphere, box, torus, overlapping parts, holes, flips."""
 import numpy as np
+import pytest
 import trimesh
 
 from source.shape_families import part_sdf, shape_sdf
-from source.signed_distance import (SignedDistance, _barycentric, _strip_points, drop_twin_faces, orient_components,
-                                    unsigned_distance, winding_number)
+import source.signed_distance as signed_distance
+from source.signed_distance import (Rays, SignedDistance, _barycentric, _strip_points, drop_twin_faces,
+                                    orient_components, unsigned_distance, winding_number)
 
 
 def _queries(n=20_000, seed=0, scale=1.0):
@@ -137,7 +139,7 @@ def test_parts_touching_face_to_face_keep_their_faces():
 def test_strip_points_cover_large_faces():
     tri = np.array([[[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 0, 0], [2, 0, 0], [2, 0.05, 0]]], float)
     h = 0.1
-    pts, face = _strip_points(tri, h)
+    pts, face, cell = _strip_points(tri, h)
     rng = np.random.default_rng(0)
     for f in range(2):
         u = rng.random((4000, 2))
@@ -147,6 +149,11 @@ def test_strip_points_cover_large_faces():
         assert gap <= h, gap  # every point of the face is within the spacing of a test point
         bary = _barycentric(np.repeat(tri[f:f + 1], (face == f).sum(), 0), pts[face == f])
         assert (bary > 0).all()  # test points lie inside their face
+        # the lookup finds each test point from its own coordinates, and a point of the face in a cell nearby
+        np.testing.assert_array_equal(cell(np.full(len(bary), f), bary), np.flatnonzero(face == f))
+        at = cell(np.full(len(q), f), _barycentric(np.repeat(tri[f:f + 1], len(q), 0), q))
+        assert (face[at] == f).all()
+        assert np.linalg.norm(pts[at] - q, axis=1).max() <= 1.5 * h
     assert (face == 1).sum() < 40  # a sliver gets a row of points, not a square lattice
 
 
@@ -189,10 +196,14 @@ def test_tiers_agree_with_direct_winding_number():
         assert S.last_fallback < 0.5  # most queries were answered by tiers 1-2
 
 
-def test_continued_winding_number_equals_direct():
-    """Tier 3 carries w over from the nearest test point by counting crossed faces: on a closed surface
-    (overlapping, inverted and face-to-face touching parts) it must give w itself; with a hole and an open
-    sheet, where w also varies smoothly, the caps over the boundary loops must make it w again."""
+@pytest.mark.parametrize("embree", [True, False])
+def test_continued_winding_number_equals_direct(embree, monkeypatch):
+    """Tier 3 carries w over from a test point by counting crossed faces: on a closed surface (overlapping,
+    inverted and face-to-face touching parts) it must give w itself; with a hole and an open sheet, where w
+    also varies smoothly, the caps over the boundary loops must make it w again. From the nearest test point
+    and from the test point next to each query's closest point (what the queries use), with Embree's casts
+    and with libigl's."""
+    monkeypatch.setattr(signed_distance, "USE_EMBREE", embree)
     parts, meshes = _overlapping_boxes()
     meshes[1].invert()  # a part modelled inside out
     touching = trimesh.creation.box(extents=(0.4, 0.4, 0.4))  # shares the face x = 0.7 with the next box
@@ -213,10 +224,13 @@ def test_continued_winding_number_equals_direct():
         S = SignedDistance(V, F, queries_hint=10**7)
         assert S.use_labels and S.layered.any()  # the touching faces lie on each other
         assert S.closed == closed and (S.caps is None) == closed
-        continued = S.continued_winding_number(Q)
+        assert (S.rays.scene is not None) == embree
         direct = winding_number(S.V, S.F, Q)
+        dist, rest, anchor = S._query(Q)
+        assert rest.sum() > 300 and (anchor[rest] >= 0).all() and (anchor[~rest] == -1).all()
         # equal up to the fast winding number's own approximation (at the anchors, at Q, of the caps)
-        np.testing.assert_allclose(continued, direct, atol=0.02)
+        np.testing.assert_allclose(S.continued_winding_number(Q), direct, atol=0.02)
+        np.testing.assert_allclose(S.continued_winding_number(Q[rest], dist[rest], anchor[rest]), direct[rest], atol=0.02)
         assert np.abs(direct).max() > 0.9  # there is an inside
         if not closed:
             assert ((direct % 1 > 0.1) & (direct % 1 < 0.9)).sum() > 100  # fractional w near the hole and sheet
@@ -260,7 +274,7 @@ def test_regions_of_a_closed_mesh_carry_w():
     assert S.use_labels and S.closed
     assert S.winding_evaluated < 0.5  # most test points took their region's w
     w_plus, w_minus, owner = S.side_w
-    at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F))))
+    at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F)))[:2])
     direct = winding_number(S.V, S.F, at)
     np.testing.assert_allclose(np.concatenate([w_plus, w_minus]), direct, atol=0.05)
     assert np.isin([0, 1], np.round(w_plus)).all() and np.isin([1, 2], np.round(w_minus)).all()  # w = 2 inside both boxes
@@ -270,3 +284,37 @@ def test_regions_of_a_closed_mesh_carry_w():
     Q = _queries(20_000, seed=5)
     d, _, _ = unsigned_distance(S.V, S.F, Q)
     np.testing.assert_array_equal(S(Q), np.where(np.abs(winding_number(S.V, S.F, Q)) > 0.5, -d, d))
+
+
+def test_rays_find_small_and_slanted_faces():
+    """A triangle of 5e-9 area, and a large one crossed at a slant of 1e-6: libigl's ray-triangle test takes a
+    ray as parallel to a triangle below an absolute 1e-6 determinant (2 x area x the sine of the slant), which
+    missed such faces on real chairs; the casts here must find both, with Embree and with libigl, first hit
+    and every hit."""
+    V = np.array([[0, 0, 0], [1e-4, 0, 0], [0, 1e-4, 0],  # tiny, in z = 0
+                  [-0.4, -0.4, 0.5], [0.4, -0.4, 0.5], [0, 0.4, 0.5]], float)  # large, in z = 0.5
+    F = np.array([[0, 1, 2], [3, 4, 5]])
+    orig = np.array([[2e-5, 2e-5, -0.1], [0.0, -0.3, 0.5 - 3e-7]])
+    d = np.array([[0, 0, 0.2], [0, 0.6, 6e-7]])  # down through the tiny face; up through the large one at y = 0
+    for embree in (True, False):
+        rays = Rays(V, F, use_embree=embree)
+        face, t = rays.first_hits(orig, d, 1.0)
+        np.testing.assert_array_equal(face, [0, 1])
+        np.testing.assert_allclose(t, 0.5, atol=0.1)
+        assert [list(h) for h in rays.all_hits(orig, d)] == [[0], [1]]
+
+
+def test_embree_and_libigl_casts_agree():
+    """The two ray casters on random segments against overlapping boxes: the same first face, the same t."""
+    parts, meshes = _overlapping_boxes()
+    mesh = trimesh.util.concatenate(meshes).subdivide_to_size(0.2)
+    V, F = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    rng = np.random.default_rng(7)
+    orig, d = rng.uniform(-1, 1, (20_000, 3)), rng.normal(scale=1.0, size=(20_000, 3))
+    fe, te = Rays(V, F, use_embree=True).first_hits(orig, d, 1.0)
+    fi, ti = Rays(V, F, use_embree=False).first_hits(orig, d, 1.0)
+    assert (fe >= 0).sum() > 1000
+    np.testing.assert_array_equal(fe >= 0, fi >= 0)
+    hit = fe >= 0
+    np.testing.assert_allclose(te[hit], ti[hit], atol=1e-5)
+    assert (fe[hit] == fi[hit]).mean() > 0.99  # faces differ only where a ray meets an edge shared by two
