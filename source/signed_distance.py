@@ -47,6 +47,7 @@ LABEL_SPACING = 0.03
 WINDING_BATCH = 2_000_000
 # Embree for the first-hit ray casts when embreex is installed (Rays); False: libigl's AABB walk always.
 USE_EMBREE = True
+REGION_PLANE_TOL = 1e-4
 
 
 def winding_number(V, F, Q):
@@ -141,17 +142,19 @@ class SignedDistance:
         w = winding_number(self.V, self.F, at)
         return w[: len(pts)], w[len(pts) :], owner, at
 
-    def _region_side_w(self, at, owner, region, probes=3, every=8):
-        """w at the points `at` (both sides of each test point, as _off gives them) on a closed mesh, evaluated
-        at a few test points per region and carried over to the rest of the region.
+    def _region_side_w(self, at, owner, region, w_caps=0.0, probes=3, every=8):
+        """w at the points `at` (both sides of each test point, as _off gives them), evaluated at a few test
+        points per region and carried over to the rest of the region.
 
-        region (nf,): faces joined by edges with exactly two faces, none crossed by another part, none in the
-        plane of another part (-1: no region). On a closed mesh w is a whole number off the surface that
-        changes only across a face, so it is the same just off every face of a region on the same side:
-        no surface crosses or touches the thin layer along the region. Every `every`-th test point of a region
-        (at least `probes` of them) is evaluated; where they agree (w whole numbers on both sides, jumping by 1 across their face) the
-        region takes their values, else all its test points are evaluated, as are the test points of faces
-        in no region. Returns w (2m,) and a mask (2m,) of the points whose w the winding number gave."""
+        region (nf,): faces joined by edges with exactly two faces, none crossed by another part or by the
+        caps, none in the plane of another part (-1: no region). On a closed mesh w is a whole number off the
+        surface that changes only across a face, so it is the same just off every face of a region on the same
+        side: no surface crosses or touches the thin layer along the region. On an open mesh the same holds
+        for k = w - w_caps (w_caps (2m,): the caps' winding number at `at`, see _cone_caps), since the mesh
+        minus its caps is closed. Every `every`-th test point of a region (at least `probes` of them) is
+        evaluated; where they agree (k whole numbers on both sides, jumping by 1 across their face) the region
+        takes their k, else all its test points are evaluated, as are the test points of faces in no region.
+        Returns w (2m,) and a mask (2m,) of the points whose w the winding number gave."""
         m = len(owner)
         r = region[owner]  # (m,) region of each test point
         # probes: every `every`-th test point of a region in file order, and at least `probes` of them
@@ -170,7 +173,8 @@ class SignedDistance:
             return np.tile(mask, 2)
 
         evaluated = evaluate(probe | own)
-        wp, wm = w[:m][probe], w[m:][probe]
+        k = w - w_caps
+        wp, wm = k[:m][probe], k[m:][probe]  # k at the probes
         rp = r[probe]
         # a region is trusted when every probe reads the same whole numbers on both sides, 1 apart
         good_probe = (np.abs(wp - np.round(wp)) < 0.1) & (np.abs(wm - np.round(wm)) < 0.1) & (np.abs(wp - wm + 1) < 0.1)
@@ -184,9 +188,9 @@ class SignedDistance:
         # regions whose probes disagree: every test point evaluated
         evaluated |= evaluate((r >= 0) & ~trusted[np.maximum(r, 0)] & ~probe)
         carry = (r >= 0) & trusted[np.maximum(r, 0)] & ~probe
-        w[:m][carry] = lo[r[carry]]
-        w[m:][carry] = lo[r[carry]] + 1.0
-        return w, evaluated
+        k[:m][carry] = lo[r[carry]]
+        k[m:][carry] = lo[r[carry]] + 1.0
+        return np.where(evaluated, w, k + w_caps), evaluated
 
     def _flat_patches(self):
         """(nf,) flat patch of each face: faces joined through shared edges to faces in the same plane, the same way up."""
@@ -198,15 +202,18 @@ class SignedDistance:
         same = (key[a] == key[b]) & (np.einsum("nd,nd->n", self.normals[a], self.normals[b]) > 0)
         return _components(len(self.F), a[same], b[same])
 
-    def _regions(self):
-        """(nf,) region of each face on a closed mesh (-1: none): faces joined through edges with exactly two
-        faces, leaving out faces crossed by another part or lying in the plane of one, and degenerate faces."""
+    def _regions(self, net):
+        """(nf,) region of each face (-1: none): faces joined through edges with exactly two faces that run
+        opposite ways along it (net (ne,) 0, _boundary), leaving out faces crossed by another part or by the
+        caps, faces lying in the plane of another part, and degenerate faces."""
         # Faces in the plane of a face they are not joined to by a flat patch, even of the same part, may lie on
         # each other (a fold of a part onto itself): left out too.
-        ok = ~self._crossed & ~_coplanar_across_parts(self._plane, self._flat_patches())
+        ok = ~self._crossed & ~_coplanar_across_parts(self._plane, self._flat_patches(), tol=REGION_PLANE_TOL)
         ok &= self.area > 1e-14 * self.span**2
+        if self.caps is not None:
+            ok &= ~self._faces_meeting_caps(net)
         a, b, e = _face_pairs(self.edge_of)
-        keep = (self.edge_count[e] == 2) & ok[a] & ok[b]
+        keep = (self.edge_count[e] == 2) & (net[e] == 0) & ok[a] & ok[b]
         region = np.where(ok, _components(len(self.F), a[keep], b[keep]), -1)
         _, region[ok] = np.unique(region[ok], return_inverse=True)  # numbered 0..n-1
         return region
@@ -222,13 +229,15 @@ class SignedDistance:
         self._coplanar = _coplanar_across_parts(self._plane, _parts(self.edge_of))
         net = self._boundary()
         self.closed = not net.any()
+        # Holes and open sheets: a cap C (a cone over each boundary loop) has the same boundary as the mesh M,
+        # so M - C is closed and w = k + w_C, with k = w_(M - C) a whole number that only changes across
+        # faces of M or C, and w_C the winding number of the small cap mesh alone.
+        self.caps = None if self.closed else _cone_caps(self._merged_positions(), self.edges, net)
         pts, owner, self._near_test_point = self._test_points(tri, np.arange(nf))
         at = self._off(pts, owner)
-        if self.closed:
-            # w is the same all over each region of faces that nothing crosses: a few test points per region
-            w, evaluated = self._region_side_w(at, owner, self._regions())
-        else:
-            w, evaluated = winding_number(self.V, self.F, at), np.ones(len(at), dtype=bool)
+        w_caps = 0.0 if self.closed else winding_number(self.caps[0], self.caps[1], at)
+        # k is the same all over each region of faces that nothing crosses: a few test points per region
+        w, evaluated = self._region_side_w(at, owner, self._regions(net), w_caps)
         m = len(owner)
         w_plus, w_minus = w[:m], w[m:]
         self.side_w = (w_plus, w_minus, owner)  # kept for the trust statistics
@@ -241,13 +250,7 @@ class SignedDistance:
         # test point of its own in the overlap, and a first-hit walk through the overlap could meet it first.
         self.layered[self._faces_between(at[:m][odd], at[m:][odd])] = True
         self.layered |= self._coplanar
-        # Holes and open sheets: a cap C (a cone over each boundary loop) has the same boundary as the mesh M,
-        # so M - C is closed and w = k + w_C, with k = w_(M - C) a whole number that only changes across
-        # faces of M or C, and w_C the winding number of the small cap mesh alone.
-        self.caps = None if self.closed else _cone_caps(self._merged_positions(), self.edges, net)
-        k = w.copy()
-        if self.caps is not None:
-            k = k - winding_number(self.caps[0], self.caps[1], at)  # k = w - w_C
+        k = w - w_caps
         # A test point that lies on another face (where parts cross) reads k halfway between whole numbers
         # and is no anchor: which side of that face it is on is undefined. Nor is a pair of test points
         # whose w does not jump by 1 across their face: another face lies on it, or the fast winding
@@ -286,21 +289,8 @@ class SignedDistance:
         edges, edge_of = self.edges, self.edge_of
         at = self._merged_positions()
         orig, d = at[edges[:, 0]], at[edges[:, 1]] - at[edges[:, 0]]  # edge k: orig + s d, s in [0, 1]
-        eps = 1e-6  # the ends of the edge, where it meets its own neighbours, are left out
-        pos = np.full(len(edges), eps)  # where along each edge the search goes on
-        live = np.arange(len(edges))
-        hit_edge, hit_face = [], []
-        for _ in range(64):  # at most this many surfaces along one edge
-            # float64 casts: an edge that only touches a face counts too
-            face, t = self.rays.first_hits(orig[live] + pos[live, None] * d[live], d[live], 1.0 - eps, float64=True)
-            ok = (face >= 0) & (t <= 1.0 - eps - pos[live])
-            hit_edge.append(live[ok])
-            hit_face.append(face[ok])
-            pos[live[ok]] += t[ok] + 1e-9
-            live = live[ok]
-            if len(live) == 0:
-                break
-        edge, face = np.concatenate(hit_edge), np.concatenate(hit_face)
+        # float64 casts: an edge that only touches a face counts too
+        edge, face = _hits_along(self.rays, orig, d, float64=True)
         # a face sharing a vertex with the edge meets it there, which is no crossing
         shares = (Fm[face] == edges[edge, :1]).any(1) | (Fm[face] == edges[edge, 1:]).any(1)
         edge, face = edge[~shares], face[~shares]
@@ -309,6 +299,29 @@ class SignedDistance:
         edge_hit = np.zeros(len(edges), dtype=bool)
         edge_hit[edge] = True
         return crossed | edge_hit[edge_of].any(1)
+
+    def _faces_meeting_caps(self, net):
+        """(nf,) bool: faces of the mesh that a cap face crosses or touches (an edge of a cap through the face,
+        or an edge of the face through a cap). The caps' own rim, the mesh's boundary edges (net != 0), and
+        the ends of every edge, where caps and mesh share vertices, are left out."""
+        Vc, Fc, rays_c = self.caps[:3]
+        # edges of the caps against the mesh, but not the rim: edges between two of the boundary's vertices,
+        # which come first in Vc (_cone_caps)
+        n_rim = len(np.unique(self.edges[net != 0]))
+        ec = np.sort(np.concatenate([Fc[:, [0, 1]], Fc[:, [1, 2]], Fc[:, [2, 0]]]), axis=1)
+        ec = np.unique(ec, axis=0)
+        ec = ec[ec[:, 1] >= n_rim]
+        _, face = _hits_along(self.rays, Vc[ec[:, 0]], Vc[ec[:, 1]] - Vc[ec[:, 0]])
+        out = np.zeros(len(self.F), dtype=bool)
+        out[face] = True
+        # edges of the mesh against the caps, but not its boundary edges (the caps' rim)
+        at = self._merged_positions()
+        inner = np.flatnonzero(net == 0)
+        a, b = at[self.edges[inner, 0]], at[self.edges[inner, 1]]
+        edge, _ = _hits_along(rays_c, a, b - a, max_hits=1)  # one hit is enough
+        hit_edge = np.zeros(len(self.edges), dtype=bool)
+        hit_edge[inner[edge]] = True
+        return out | hit_edge[self.edge_of].any(1)
 
     def _boundary(self):
         """(ne,) int: the mesh's boundary as a chain of edges, how many times more each edge runs from its lower
@@ -486,6 +499,28 @@ class SignedDistance:
         amb = lambda w: ((np.abs(w) > low) & (np.abs(w) < high)).astype(np.float64)
         weight = self.area[owner] / np.bincount(owner, minlength=len(self.F))[owner]
         return float(((amb(w_plus) + amb(w_minus)) / 2 * weight).sum() / max(weight.sum(), 1e-300))
+
+
+def _hits_along(rays, orig, d, eps=1e-6, float64=False, max_hits=64):
+    """Every face (up to max_hits) that the segments orig + s d, eps <= s <= 1 - eps, pass through or touch,
+    followed from hit to hit: (segment index, face) of each hit. The segments' ends (eps of their length)
+    are left out: there they meet their own neighbours."""
+    length = np.maximum(np.linalg.norm(d, axis=1), 1e-300)
+    step = 1e-9 if float64 else np.maximum(1e-9, rays.tol / length)  # past each hit, in units of the segment
+    step = np.broadcast_to(step, length.shape)
+    pos = np.full(len(d), eps)  # where along each segment the search goes on
+    live = np.arange(len(d))
+    hit_seg, hit_face = [], []
+    for _ in range(max_hits):
+        face, t = rays.first_hits(orig[live] + pos[live, None] * d[live], d[live], 1.0 - eps, float64=float64)
+        ok = (face >= 0) & (t <= 1.0 - eps - pos[live])
+        hit_seg.append(live[ok])
+        hit_face.append(face[ok])
+        pos[live[ok]] += t[ok] + step[live[ok]]
+        live = live[ok]
+        if len(live) == 0:
+            break
+    return np.concatenate(hit_seg), np.concatenate(hit_face)
 
 
 def _crossings(rays, normals, Q, d, max_crossings, layered):
@@ -788,7 +823,7 @@ def _strip_points(tri, h):
         bary = np.nan_to_num(bary)  # NaN on degenerate faces: any of their points will do
         s = 1.0 - bary[np.arange(len(i)), a[i]]
         row = first_row[i] + np.clip(np.floor(s * rows[i]).astype(np.int64), 0, rows[i] - 1)
-        u = bary[np.arange(len(i)), (a[i] + 2) % 3] / np.maximum(s, 1e-300)
+        u = np.clip(bary[np.arange(len(i)), (a[i] + 2) % 3] / np.maximum(s, 1e-300), 0.0, 1.0)
         return first_point[row] + np.clip(np.floor(u * per_row[row]).astype(np.int64), 0, per_row[row] - 1)
 
     return pts, face, cell

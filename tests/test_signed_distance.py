@@ -280,7 +280,7 @@ def test_regions_of_a_closed_mesh_carry_w():
     assert np.isin([0, 1], np.round(w_plus)).all() and np.isin([1, 2], np.round(w_minus)).all()  # w = 2 inside both boxes
     folded = np.flatnonzero(np.abs(S.V[S.F][:, :, 2] - 0.35).max(1) < 1e-12)
     folded = folded[np.abs(S.normals[folded, 2]) > 0.99]
-    assert len(folded) == 16 and (S._regions()[folded] == -1).all()
+    assert len(folded) == 16 and (S._regions(S._boundary())[folded] == -1).all()
     Q = _queries(20_000, seed=5)
     d, _, _ = unsigned_distance(S.V, S.F, Q)
     np.testing.assert_array_equal(S(Q), np.where(np.abs(winding_number(S.V, S.F, Q)) > 0.5, -d, d))
@@ -318,3 +318,34 @@ def test_embree_and_libigl_casts_agree():
     hit = fe >= 0
     np.testing.assert_allclose(te[hit], ti[hit], atol=1e-5)
     assert (fe[hit] == fi[hit]).mean() > 0.99  # faces differ only where a ray meets an edge shared by two
+
+
+def test_regions_of_an_open_mesh_carry_k():
+    """With holes and open sheets, k = w - w_caps is the same just off a region of faces that nothing crosses
+    (the caps included), so the region's probes give it to the rest: w at every test point must equal w
+    evaluated there, on a box with a hole holding another box, a bar through both, and an open sheet."""
+    outer = trimesh.creation.box(extents=(1.0, 1.0, 1.0)).subdivide_to_size(0.1)
+    centres = outer.triangles_center
+    outer.update_faces(~((centres[:, 2] > 0.49) & (np.abs(centres[:, :2]).max(1) < 0.2)))  # a hole in the top
+    inner = trimesh.creation.box(extents=(0.4, 0.4, 0.4)).subdivide_to_size(0.1)
+    inner.apply_translation([0.0, 0.0, 0.25])  # its top (z = 0.45) cut by the cap over the hole (down to z = 0.39)
+    bar = trimesh.creation.box(extents=(1.6, 0.1, 0.1)).subdivide_to_size(0.1)
+    bar.apply_translation([0.0, 0.35, 0.0])
+    sheet = trimesh.creation.annulus(r_min=0.1, r_max=0.35, height=0.2)
+    sheet.update_faces(sheet.face_normals[:, 2] > 0.5)
+    sheet.apply_translation([0.0, 0.0, -0.7])
+    mesh = trimesh.util.concatenate([outer, inner, bar, sheet])
+    V, F = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    S = SignedDistance(V, F, queries_hint=10**7)
+    assert S.use_labels and not S.closed
+    assert S.winding_evaluated < 0.5  # most test points took their region's k
+    w_plus, w_minus, owner = S.side_w
+    at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F)))[:2])
+    direct = winding_number(S.V, S.F, at)
+    np.testing.assert_allclose(np.concatenate([w_plus, w_minus]), direct, atol=0.05)
+    assert ((direct % 1 > 0.1) & (direct % 1 < 0.9)).sum() > 100  # fractional w near the hole and the sheet
+    # the inner box's top faces, which the cap over the hole cuts, are in no region
+    meets = S._faces_meeting_caps(S._boundary())
+    top = (np.abs(S.V[S.F][:, :, 2] - 0.45).max(1) < 1e-9) & (np.abs(S.V[S.F][:, :, :2]).max((1, 2)) < 0.2 + 1e-9)
+    assert top.sum() >= 8 and meets[top].sum() >= 4
+    assert (S._regions(S._boundary())[meets] == -1).all()
