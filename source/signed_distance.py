@@ -13,9 +13,10 @@ sign is computed in tiers, cheapest first:
    flat against the face shows up at a test point). A face whose points agree, inside on one side and
    outside on the other, and that no edge of the mesh passes through (parts crossing it, however
    thin), is "clean" and gets a label. On a closed mesh w is the same just off every face of a region that
-   nothing crosses or touches (faces joined by two-face edges, none crossed, none in the plane of a face it
-   is not joined to): there w is evaluated at every 8th test point of each region only, and carried to the
-   rest when those agree.
+   nothing crosses or touches (faces joined by two-face edges, none crossed, none within 1e-4 of the plane
+   of a face it is not joined to): there w is evaluated at every 8th test point of each region only, and
+   carried to the rest when those agree. On an open mesh the same holds for w minus the caps' winding
+   number (tier 3), with the faces that the caps cross left out of the regions too.
 2. Each query's closest point c (from the distance query) lies inside a face, on an edge or on a
    vertex. Inside a clean face: the query takes the label of the side it is on (the segment from the query
    to c crosses no surface, so the sign is the same as just off c). On an edge or vertex whose faces
