@@ -684,11 +684,15 @@ class Rays:
 
 
 def _embree_available():
+    """embreex 4 (Embree 4, watertight scenes) is installed and wanted. requirements.txt installs it where
+    wheels exist (Linux and Windows on x86-64); elsewhere libigl casts the rays."""
+    if not USE_EMBREE:
+        return False
     try:
-        import embreex  # noqa: F401
+        import embreex
     except ImportError:
         return False
-    return USE_EMBREE
+    return int(str(getattr(embreex, "__version__", "0")).split(".")[0]) >= 4
 
 
 def _edges(Fm):
