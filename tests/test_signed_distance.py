@@ -1,4 +1,5 @@
 """Signed distance against analytic shapes: sphere, box, torus, overlapping parts, holes, flips."""
+import igl
 import numpy as np
 import pytest
 import trimesh
@@ -349,3 +350,27 @@ def test_regions_of_an_open_mesh_carry_k():
     top = (np.abs(S.V[S.F][:, :, 2] - 0.45).max(1) < 1e-9) & (np.abs(S.V[S.F][:, :, :2]).max((1, 2)) < 0.2 + 1e-9)
     assert top.sum() >= 8 and meets[top].sum() >= 4
     assert (S._regions(S._boundary())[meets] == -1).all()
+
+
+def test_region_probes_misread_by_the_fast_winding_number_are_evaluated_exactly(monkeypatch):
+    """The fast winding number can be off by tenths near CAD faces; a probe it misreads must not make its
+    large region fall back to evaluating every test point, nor pass its error on: it is evaluated again
+    exactly. Simulated by adding 0.3 to the first values of each call of the fast winding number (the
+    first region's probes), on a box nested in another."""
+    fast = signed_distance.winding_number
+
+    def misread(V, F, Q):
+        w = fast(V, F, Q)
+        w[:3] += 0.3
+        return w
+
+    monkeypatch.setattr(signed_distance, "winding_number", misread)
+    outer = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    inner = trimesh.creation.box(extents=(0.4, 0.4, 0.4))
+    mesh = trimesh.util.concatenate([outer, inner]).subdivide_to_size(0.1)
+    S = SignedDistance(np.asarray(mesh.vertices), np.asarray(mesh.faces), queries_hint=10**7)
+    assert S.use_labels and S.closed
+    assert S.winding_evaluated < 0.5  # every region still trusted
+    w_plus, w_minus, owner = S.side_w
+    at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F)))[:2])
+    np.testing.assert_allclose(np.concatenate([w_plus, w_minus]), igl.winding_number(S.V, S.F, at), atol=0.05)
