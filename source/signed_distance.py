@@ -166,7 +166,7 @@ class SignedDistance:
         step = np.clip(n_r // probes, 1, every)  # every `every`-th point, and at least `probes` of them
         probe = (r >= 0) & (rank % step[np.maximum(r, 0)] == 0)
         own = r < 0  # faces labelled on their own, crossed ones included (their test points are anchors for tier 3)
-        w = np.empty(2 * m)
+        w = np.full(2 * m, np.nan)  # filled below: evaluated, or carried over a region
 
         def evaluate(mask):
             idx = np.flatnonzero(np.tile(mask, 2))
@@ -181,7 +181,9 @@ class SignedDistance:
         # for the fast one on CAD meshes)
         k = w - w_caps
         whole = lambda x: np.abs(x - np.round(x)) < 0.1
-        misread = probe & ~(whole(k[:m]) & whole(k[m:]) & (np.abs(k[:m] - k[m:] + 1) < 0.1))
+        misread = probe.copy()  # (m,) probes whose k is off (only probes and own faces are evaluated yet)
+        kp, km = k[:m][probe], k[m:][probe]
+        misread[probe] = ~(whole(kp) & whole(km) & (np.abs(kp - km + 1) < 0.1))
         n_misread = np.bincount(r[misread], minlength=len(n_r))
         worth = n_misread * len(self.F) * 0.4 <= 3.0 * n_r  # (regions,)
         off = np.flatnonzero(misread & worth[np.maximum(r, 0)])
