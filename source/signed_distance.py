@@ -48,6 +48,8 @@ LABEL_SPACING = 0.03
 WINDING_BATCH = 2_000_000
 # Embree for the first-hit ray casts when embreex is installed (Rays); False: libigl's AABB walk always.
 USE_EMBREE = True
+# Faces within this of another part's plane (unit normal, offset / bounding-box diagonal) are left out of the
+# regions of _region_side_w: a part lying that close may hold test points just off them.
 REGION_PLANE_TOL = 1e-4
 
 
@@ -180,10 +182,12 @@ class SignedDistance:
         # would (libigl's exact winding_number: about 0.4 us per face and point, against 3-30 us per point
         # for the fast one on CAD meshes)
         k = w - w_caps
-        whole = lambda x: np.abs(x - np.round(x)) < 0.1
+        def clean(kp, km):  # k on both sides whole numbers, 1 apart
+            whole = lambda x: np.abs(x - np.round(x)) < 0.1
+            return whole(kp) & whole(km) & (np.abs(kp - km + 1) < 0.1)
+
         misread = probe.copy()  # (m,) probes whose k is off (only probes and own faces are evaluated yet)
-        kp, km = k[:m][probe], k[m:][probe]
-        misread[probe] = ~(whole(kp) & whole(km) & (np.abs(kp - km + 1) < 0.1))
+        misread[probe] = ~clean(k[:m][probe], k[m:][probe])
         n_misread = np.bincount(r[misread], minlength=len(n_r))
         worth = n_misread * len(self.F) * 0.4 <= 3.0 * n_r  # (regions,)
         off = np.flatnonzero(misread & worth[np.maximum(r, 0)])
@@ -194,7 +198,7 @@ class SignedDistance:
         wp, wm = k[:m][probe], k[m:][probe]  # k at the probes
         rp = r[probe]
         # a region is trusted when every probe reads the same whole numbers on both sides, 1 apart
-        good_probe = whole(wp) & whole(wm) & (np.abs(wp - wm + 1) < 0.1)
+        good_probe = clean(wp, wm)
         nreg = len(n_r)
         lo = np.full(nreg, np.inf)
         hi = np.full(nreg, -np.inf)
