@@ -33,14 +33,23 @@ def main():
     p.add_argument("--samples", type=int, default=8000, help="samples per shape per iteration")
     p.add_argument("--resolution", type=int, default=256, help="mesh grid resolution")
     p.add_argument("--device", default=None, help="cpu or cuda")
+    p.add_argument("--samples-per-pass", type=int, default=None,
+                   help="samples per decoder pass of the batched problem (default: the reconstructor's, by device)")
     p.add_argument("--skip-reconstruction", action="store_true", help="only the mesh extraction part")
+    p.add_argument("--tf32", action="store_true",
+                   help="on a GPU, let float32 matrix products use TF32 tensor cores (torch.backends.cuda.matmul)")
+    p.add_argument("--out", default=None, help="also write the results as JSON here")
     args = p.parse_args()
+    if args.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     exp = Experiment.load(args.experiment, device=device)
     for q in exp.decoder.parameters():
         q.requires_grad_(False)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    out = {"device": str(device), "torch": torch.__version__}
+    out = {"device": str(device), "torch": torch.__version__, "tf32": args.tf32}
+    if device.type == "cuda":
+        out["gpu"] = torch.cuda.get_device_name(device)
 
     if not args.skip_reconstruction:
         scenes = read_split(exp.specs["TestSplit"])
@@ -48,7 +57,8 @@ def main():
         shapes = [ShapeSamples.from_pos_neg(*read_sdf_npz(paths.sdf_samples(exp.specs["DataSource"], *s)))
                   for s in scenes]
         rec = DeepSDFReconstructor(exp.decoder, exp.specs["CodeLength"], iterations=args.iterations,
-                                   samples_per_iteration=args.samples, device=device)
+                                   samples_per_iteration=args.samples, device=device,
+                                   samples_per_pass=args.samples_per_pass)
         seeds = list(range(len(shapes)))
         rec.reconstruct(shapes[:1], seeds[:1])  # warm-up
         sync()
@@ -61,6 +71,7 @@ def main():
         sync()
         ts = time.perf_counter() - t
         out.update(shapes=len(shapes), iterations=args.iterations, samples=args.samples,
+                   samples_per_pass=rec.samples_per_pass,
                    batched_s=tb, sequential_s=ts, batched_shapes_per_min=60 * len(shapes) / tb,
                    sequential_shapes_per_min=60 * len(shapes) / ts, speedup=ts / tb,
                    max_code_difference=float((batched - alone).abs().max()))
@@ -82,6 +93,8 @@ def main():
                dense_evaluations=args.resolution ** 3, coarse_evaluations=n_eval,
                dense_faces=len(Fd), coarse_faces=len(Fc), chamfer_between=metrics.chamfer(Vd, Vc))
     print(json.dumps(out), flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ optimizer), the ceiling the pipeline is compared with.
 """
 import argparse
 import json
+import platform
 import sys
 import time
 from pathlib import Path
@@ -57,6 +58,13 @@ def throughput(trainer, batches):
     return len(batches) * len(batches[0]) * trainer.specs["SamplesPerScene"] / (time.perf_counter() - t)
 
 
+def decoder_flops_per_sample(decoder):
+    """Floating-point operations of one sample's forward and backward pass through the decoder's linear
+    layers: 2 per multiply-add forward, twice that backward (input and weight gradients), so 6 x MACs."""
+    macs = sum(m.in_features * m.out_features for m in decoder.modules() if isinstance(m, torch.nn.Linear))
+    return 6 * macs
+
+
 def decoder_alone(trainer, steps):
     """Forward + backward of the decoder on random inputs of one batch's size: no data, no optimizer."""
     s = trainer.specs
@@ -87,8 +95,13 @@ def main():
     p.add_argument("--malloc", choices=["keep", "default"], default="keep",
                    help="keep: what the trainer does on a CPU (source/cpu_memory.py); default: glibc's own "
                         "settings, to measure what that costs")
+    p.add_argument("--tf32", action="store_true",
+                   help="on a GPU, let float32 matrix products use TF32 tensor cores (torch.backends.cuda.matmul)")
     p.add_argument("--out", default=None, help="also write the results as JSON here")
     args = p.parse_args()
+    if args.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     if args.malloc == "default":
         cpu_memory.keep_freed_memory = lambda: False
 
@@ -118,13 +131,20 @@ def main():
             rates["decoder_alone"].append(decoder_alone(trainers.get("memory", tr), args.steps))
         for k, v in rates.items():
             row[k] = float(np.median(v))
+        flops = decoder_flops_per_sample(tr.decoder)
+        row["decoder_alone_tflops"] = row["decoder_alone"] * flops / 1e12
         if "memory" in trainers:
             row["bytes_per_scene"] = trainers["memory"].data.nbytes / n
+            row["memory_tflops"] = row["memory"] * flops / 1e12
+            # the whole training step's rate against the decoder's own (the GPU target: at least 40%)
+            row["memory_over_decoder_alone"] = row["memory"] / row["decoder_alone"]
         if "npz" in rates and "memory" in rates:  # ratio within each round, then the median
             row["memory_over_npz"] = float(np.median(np.array(rates["memory"]) / np.array(rates["npz"])))
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
         results.append(row)
-    print(f"device: {tr.device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    name = torch.cuda.get_device_name(tr.device) if tr.device.type == "cuda" else platform.processor() or "cpu"
+    print(f"device: {tr.device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"tf32 {args.tf32}")
     for r in results:
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
     if args.out:

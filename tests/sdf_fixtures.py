@@ -2,9 +2,14 @@
 import json
 
 import numpy as np
+import torch
 
 from source import paths
 from source import specs as specs_mod
+
+
+# the devices the device-dependent tests run on: the CPU everywhere, and the GPU where there is one
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def sphere_samples(radius, n=4000, seed=0):

@@ -12,13 +12,13 @@ import trimesh
 import evaluate
 import reconstruct
 import train
-from source import metrics, paths
+from source import counter_random, metrics, paths
 from source.deep_sdf import Decoder
-from source.deep_sdf_reconstructor import DeepSDFReconstructor, ShapeSamples
+from source.deep_sdf_reconstructor import DeepSDFReconstructor, ShapeSamples, _SamplePool
 from source.depth_view import partial_samples
 from source.deep_sdf_trainer import DeepSDFTrainer
 from source.meshing import NoSurface, coarse_to_fine_grid, decoder_field, extract_mesh, grid_points
-from tests.sdf_fixtures import sphere_samples, tiny_specs, write_experiment, write_spheres
+from tests.sdf_fixtures import DEVICES, sphere_samples, tiny_specs, write_experiment, write_spheres
 
 
 def sphere_field(c=(0.1, -0.05, 0.02), r=0.5):
@@ -102,15 +102,43 @@ def _shapes():
     return [ShapeSamples.from_pos_neg(*sphere_samples(r, seed=k)) for k, r in enumerate([0.3, 0.45, 0.6])]
 
 
-def test_batched_equals_one_at_a_time():
+@pytest.mark.parametrize("device", DEVICES)
+def test_batched_equals_one_at_a_time(device):
     torch.manual_seed(0)
-    d = Decoder(4, dims=[32, 32, 32], latent_in=[2], norm_layers=[0, 1, 2], weight_norm=True)
-    rec = DeepSDFReconstructor(d, 4, iterations=30, samples_per_iteration=256, seed=7, device="cpu")
+    d = Decoder(4, dims=[32, 32, 32], latent_in=[2], norm_layers=[0, 1, 2], weight_norm=True).to(device)
+    rec = DeepSDFReconstructor(d, 4, iterations=30, samples_per_iteration=256, seed=7, device=device)
     shapes = _shapes()
     together = rec.reconstruct(shapes, shape_seeds=[7, 8, 9])
     alone = torch.cat([rec.reconstruct([s], shape_seeds=[seed]) for s, seed in zip(shapes, [7, 8, 9])])
     torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-6)
     assert not torch.allclose(together[0], together[1])
+
+
+def test_counter_random_is_uniform_and_independent_of_the_batch():
+    keys = counter_random.keys_from_seeds([0, 1, 2, 12345678901])
+    u = counter_random.uniform(keys, 3, 200_000)  # (4, 200000)
+    assert u.dtype == torch.float32 and u.min() >= 0 and u.max() < 1
+    counts = torch.histc(u, bins=50, min=0, max=1) / u.numel() * 50  # 16,000 per bin expected
+    assert (counts - 1).abs().max() < 0.04
+    assert (torch.corrcoef(u) - torch.eye(4)).abs().max() < 0.01  # keys' streams uncorrelated
+    assert abs(float(torch.corrcoef(torch.stack([u[0, :-1], u[0, 1:]]))[0, 1])) < 0.01  # neighbours
+    # a key's numbers do not depend on the other keys in the batch, and steps differ
+    torch.testing.assert_close(counter_random.uniform(keys[2:3], 3, 200_000), u[2:3], rtol=0, atol=0)
+    assert not torch.equal(counter_random.uniform(keys, 4, 200_000), u)
+    x = torch.arange(1 << 20, dtype=torch.int64) * 4093  # distinct inputs -> distinct outputs (a bijection)
+    assert len(torch.unique(counter_random.hash32(x))) == len(x)
+
+
+def test_sample_pool_draws_half_from_each_side_and_all_rows_of_a_view():
+    pos, neg = sphere_samples(0.4, n=500, seed=1)
+    view = ShapeSamples(torch.rand(40, 3), torch.rand(40, 1), torch.rand(40) < 0.5)
+    pool = _SamplePool([ShapeSamples.from_pos_neg(pos, neg), view], "cpu")
+    rows = pool.draw(counter_random.uniform(counter_random.keys_from_seeds([5, 6]), 0, 20_000))  # (2, 20000)
+    first, second = rows[0], rows[1]
+    assert (pool.sdf[first[:10_000], 0] >= 0).all() and (pool.sdf[first[10_000:], 0] < 0).all()
+    assert first.min() >= 0 and first.max() < len(pos) + len(neg)
+    assert set(second.tolist()) == set(range(len(pos) + len(neg), len(pos) + len(neg) + 40))  # all 40 rows
+    torch.testing.assert_close(pool.xyz[second[:3]], view.xyz[second[:3] - len(pos) - len(neg)])
 
 
 @pytest.fixture(scope="module")
