@@ -76,6 +76,8 @@ def main():
                    sequential_shapes_per_min=60 * len(shapes) / ts, speedup=ts / tb,
                    max_code_difference=float((batched - alone).abs().max()))
         print(json.dumps(out), flush=True)
+        if args.out:
+            Path(args.out).write_text(json.dumps(out, indent=2))
 
     code = exp.codes[0]
     field = decoder_field(exp.decoder, code, device)

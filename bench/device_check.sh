@@ -34,7 +34,7 @@ torch.cuda.get_device_name() if torch.cuda.is_available() else None, 'cpus', __i
 command -v nvidia-smi >/dev/null && run nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv
 
 if [ "$QUICK" = 1 ]; then
-    PER_FAMILY=2; SAMPLES=20000; WORKERS=2; EPOCHS=3; STEPS=2; ROUNDS=1; PRESETS=very_narrow,narrow
+    PER_FAMILY=2; SAMPLES=20000; WORKERS=2; EPOCHS=60; STEPS=2; ROUNDS=1; PRESETS=very_narrow,narrow
     SHAPES=4; ITERS=5; RES=32
 else
     PER_FAMILY=12; SAMPLES=500000; WORKERS=$(nproc); EPOCHS=100; STEPS=10; ROUNDS=5; PRESETS=very_narrow,narrow,paper
