@@ -12,6 +12,8 @@ Two ways to fill the grid:
   surface crosses is missed, and every grid cell the surface crosses has all its corners evaluated
   exactly, so marching cubes (restricted to those cells) returns the dense grid's mesh.
 """
+import functools
+
 import numpy as np
 import torch
 from skimage import measure
@@ -79,7 +81,12 @@ def coarse_to_fine_grid(field, resolution, coarse_stride=8, margin=2.0):
     """Evaluate the field only near the surface.
 
     Returns (values (R, R, R) float32 with NaN where not evaluated, mask (R, R, R) bool of the grid cells
-    (by their lowest corner) that may hold the surface, number of field evaluations).
+    whose corners are all evaluated, in scikit-image's convention (a cell named by its highest corner),
+    number of field evaluations).
+
+    Level by level on the lattice of the current stride s (grid indices 0, s, 2s, ... and R - 1), as dense
+    arrays: the cells between neighbouring lattice points that may hold the surface are split in two along
+    each axis, and the corners of the halves are evaluated.
     """
     r = resolution
     h = 2.0 / (r - 1)
@@ -87,50 +94,52 @@ def coarse_to_fine_grid(field, resolution, coarse_stride=8, margin=2.0):
     values = np.full((r, r, r), np.nan, dtype=np.float32)
     evaluations = 0
 
-    flat = values.reshape(-1)
-    pending = np.zeros(r * r * r, dtype=bool)
-
-    def evaluate(idx):  # idx (n, 3) grid indices, possibly repeated or already known
+    def evaluate(lat, need):  # need (n, n, n) bool over the lattice lat^3: evaluate those not yet known
         nonlocal evaluations
-        pending[(idx[:, 0] * r + idx[:, 1]) * r + idx[:, 2]] = True
-        lin = np.flatnonzero(pending & np.isnan(flat))  # each unknown point once, in grid order
-        pending[:] = False
-        if len(lin):
-            i, rest = np.divmod(lin, r * r)
-            j, k = np.divmod(rest, r)
-            flat[lin] = field(index_to_points(np.stack([i, j, k], 1), r))
-            evaluations += len(lin)
+        sub = values if len(lat) == r else values[np.ix_(lat, lat, lat)]  # the finest lattice is the grid
+        need &= np.isnan(sub)
+        i, j, k = np.nonzero(need)  # each unknown point once, in grid order
+        if len(i):
+            i, j, k = lat[i], lat[j], lat[k]
+            values.reshape(-1)[(i * r + j) * r + k] = field(index_to_points(np.stack([i, j, k], 1), r))
+            evaluations += len(i)
 
-    # coarsest level: every lattice point; cells as boxes [lo, hi] of grid indices, (n, 3) each
     lat = _lattice(r, s)
-    ii = np.stack(np.meshgrid(lat, lat, lat, indexing="ij"), -1).reshape(-1, 3)
-    evaluate(ii)
-    c = np.stack(np.meshgrid(*[np.arange(len(lat) - 1)] * 3, indexing="ij"), -1).reshape(-1, 3)
-    lo, hi = lat[c], lat[c + 1]
-    corners = np.array([[a, b, d] for a in (0, 1) for b in (0, 1) for d in (0, 1)], dtype=bool)  # (8, 3)
-    while True:
-        # corner values of each cell (n, 8); a cell may hold the surface if they change sign or one is close
-        cv = np.stack([values[tuple(np.where(k, hi, lo).T)] for k in corners], axis=1)
-        diag = h * np.linalg.norm(hi - lo, axis=1)
-        active = (cv.min(1) <= 0) & (cv.max(1) >= 0) | (np.abs(cv).min(1) <= margin * diag)
-        lo, hi = lo[active], hi[active]
-        if s == 1 or len(lo) == 0:
+    evaluate(lat, np.ones((len(lat),) * 3, dtype=bool))  # the coarsest lattice: every point
+    cells = np.ones((len(lat) - 1,) * 3, dtype=bool)  # the lattice's cells still in play
+    while s > 1:
+        # corner values of each cell; a cell may hold the surface if they change sign or one is close
+        v = values[np.ix_(lat, lat, lat)]  # (n, n, n), all known where cells are in play
+        cv = [v[a:len(lat) - 1 + a, b:len(lat) - 1 + b, c:len(lat) - 1 + c] for a, b, c in _CORNERS]
+        w = np.diff(lat) * h  # (n - 1,) cell widths along an axis
+        diag = np.sqrt(w[:, None, None] ** 2 + w[None, :, None] ** 2 + w[None, None, :] ** 2)
+        with np.errstate(invalid="ignore"):  # NaN corners belong to cells out of play
+            lo, hi = functools.reduce(np.minimum, cv), functools.reduce(np.maximum, cv)
+            near = functools.reduce(np.minimum, [np.abs(x) for x in cv]) <= margin * diag
+            active = cells & (((lo <= 0) & (hi >= 0)) | near)
+        if not active.any():
+            cells = active
             break
-        # split each cell in two along every axis where it is wider than one grid step
+        # halve the stride: each fine cell lies in one coarse cell (a cell one step wide stays as it is)
         s //= 2
-        mid = np.minimum(lo + s, hi)
-        new_lo, new_hi = [], []
-        for k in corners:  # k: take the upper half along the axes where k is True
-            keep = np.all(~k | (mid < hi), axis=1)  # an axis that cannot split has only its lower half
-            a = np.where(k, mid, lo)[keep]
-            b = np.where(k, hi, np.where(mid < hi, mid, hi))[keep]
-            new_lo.append(a)
-            new_hi.append(b)
-        lo, hi = np.concatenate(new_lo), np.concatenate(new_hi)
-        evaluate(np.concatenate([np.where(k, hi, lo) for k in corners]))
+        fine = _lattice(r, s)
+        parent = np.searchsorted(lat, fine[:-1], side="right") - 1  # (m - 1,) coarse cell of each fine cell
+        cells = active[np.ix_(parent, parent, parent)]  # (m - 1,)^3
+        need = np.zeros((len(fine),) * 3, dtype=bool)  # the corners of the fine cells in play
+        for a, b, c in _CORNERS:
+            need[a:len(fine) - 1 + a, b:len(fine) - 1 + b, c:len(fine) - 1 + c] |= cells
+        lat = fine
+        evaluate(lat, need)
+    # the cells in play at the finest stride have all their corners evaluated, and every cell the surface
+    # crosses is among them. scikit-image's mask names a cell by its highest corner: mask[i, j, k] lets
+    # through the cell from (i-1, j-1, k-1) to (i, j, k).
     mask = np.zeros((r, r, r), dtype=bool)
-    mask[lo[:, 0], lo[:, 1], lo[:, 2]] = True
+    if s == 1:
+        mask[1:, 1:, 1:] = cells
     return values, mask, evaluations
+
+
+_CORNERS = [(a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)]
 
 
 def extract_mesh(field, resolution=256, method="coarse", coarse_stride=8, margin=2.0, where="field"):

@@ -17,7 +17,7 @@ from source.deep_sdf import Decoder
 from source.deep_sdf_reconstructor import DeepSDFReconstructor, ShapeSamples, _SamplePool
 from source.depth_view import partial_samples
 from source.deep_sdf_trainer import DeepSDFTrainer
-from source.meshing import NoSurface, coarse_to_fine_grid, decoder_field, extract_mesh, grid_points
+from source.meshing import NoSurface, coarse_to_fine_grid, decoder_field, extract_mesh, grid_points, marching_cubes
 from tests.sdf_fixtures import DEVICES, sphere_samples, tiny_specs, write_experiment, write_spheres
 
 
@@ -64,6 +64,26 @@ def test_coarse_to_fine_equals_dense_on_a_torus_and_a_network():
     dense, coarse = extract_mesh(field, 64, "dense"), extract_mesh(field, 64, "coarse")
     assert len(dense[1]) > 100 and _same_mesh(dense, coarse)
     assert metrics.chamfer(dense[0], coarse[0]) < 1e-6
+
+
+@pytest.mark.parametrize("margin", [1.0, 2.0])
+def test_coarse_to_fine_mask_lets_through_exactly_evaluated_cells(margin):
+    # marching cubes reads the cells the mask lets through (scikit-image names a cell by its highest
+    # corner): each must have all 8 corners evaluated, and every cell the surface crosses must be one
+    torus = lambda p: np.hypot(np.hypot(p[:, 0], p[:, 2]) - 0.5, p[:, 1]) - 0.15
+    r = 65
+    values, mask, _ = coarse_to_fine_grid(torus, r, margin=margin)
+    known = ~np.isnan(values)
+    dense = torus(grid_points(r)).reshape(r, r, r)
+    corners = [known[a:r - 1 + a, b:r - 1 + b, c:r - 1 + c] for a, b, c in itertools.product((0, 1), repeat=3)]
+    through = mask[1:, 1:, 1:]  # through[i, j, k]: the cell from (i, j, k) to (i+1, j+1, k+1)
+    assert np.all(np.logical_and.reduce(corners)[through])
+    dense_corners = [dense[a:r - 1 + a, b:r - 1 + b, c:r - 1 + c] for a, b, c in itertools.product((0, 1), repeat=3)]
+    crossed = (np.minimum.reduce(dense_corners) <= 0) & (np.maximum.reduce(dense_corners) >= 0)
+    assert crossed.sum() > 1000 and np.all(through[crossed])
+    assert not mask[0].any() and not mask[:, 0].any() and not mask[:, :, 0].any()  # no cell below index 0
+    # and scikit-image reads the mask that way: the dense grid through this mask is the dense mesh
+    assert _same_mesh(marching_cubes(dense, mask=mask), marching_cubes(dense))
 
 
 def test_no_zero_crossing_is_a_clear_error():
