@@ -1,5 +1,4 @@
 """DeepSDF's training objective: clamped L1 on the signed distance plus a penalty on the latent codes."""
-import torch
 
 
 def clamped_l1_sum(pred, target, clamp):

@@ -16,7 +16,6 @@ def test_sampling_visualization_notebook_runs():
 
 
 import json  # noqa: E402
-import os  # noqa: E402
 
 import pytest  # noqa: E402
 

@@ -5,6 +5,7 @@ import pytest
 import trimesh
 
 from source.shape_families import part_sdf, shape_sdf
+import source.ray_casts as ray_casts
 import source.signed_distance as signed_distance
 from source.signed_distance import (Rays, SignedDistance, _barycentric, _strip_points, drop_twin_faces,
                                     orient_components, unsigned_distance, winding_number)
@@ -204,7 +205,7 @@ def test_continued_winding_number_equals_direct(embree, monkeypatch):
     also varies smoothly, the caps over the boundary loops must make it w again. From the nearest test point
     and from the test point next to each query's closest point (what the queries use), with Embree's casts
     and with libigl's."""
-    monkeypatch.setattr(signed_distance, "USE_EMBREE", embree)
+    monkeypatch.setattr(ray_casts, "USE_EMBREE", embree)
     parts, meshes = _overlapping_boxes()
     meshes[1].invert()  # a part modelled inside out
     touching = trimesh.creation.box(extents=(0.4, 0.4, 0.4))  # shares the face x = 0.7 with the next box

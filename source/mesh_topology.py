@@ -1,0 +1,112 @@
+"""Edges, parts and planes of triangle soups, and the repairs of the signed distance's tier 0: merged
+vertices, double-sided meshes made single-sided, faces and parts turned the right way."""
+import igl
+import numpy as np
+
+
+def _edges(Fm):
+    """Undirected edges of faces Fm (merged vertex ids): edges (ne, 2), the edge id of each face's edge k
+    (opposite corner k) (nf, 3), and how many faces share each edge (ne,)."""
+    nv = int(Fm.max()) + 1
+    e = np.sort(np.stack([Fm[:, [1, 2]], Fm[:, [2, 0]], Fm[:, [0, 1]]], axis=1).reshape(-1, 2), axis=1)
+    keys, edge_of, count = np.unique(e[:, 0] * nv + e[:, 1], return_inverse=True, return_counts=True)
+    return np.stack([keys // nv, keys % nv], axis=1), edge_of.reshape(-1, 3), count
+
+
+def merged_vertex_ids(V):
+    """Id of each vertex after merging coincident ones (CAD files repeat vertices along seams)."""
+    R = np.ascontiguousarray(np.round(V, 12), dtype=np.float64) + 0.0  # + 0.0: -0.0 becomes 0.0
+    _, vid = np.unique(R.view(np.dtype((np.void, 24))).reshape(-1), return_inverse=True)  # rows as bytes
+    return vid.reshape(-1)
+
+
+def drop_twin_faces(V, F, vid=None, min_share=0.5):
+    """Keep one face of each set of faces on the same three vertices, when such twins are more than
+    `min_share` of the surface area: a double-sided mesh (every face stored twice, once each way, as many
+    ShapeNet models are) has w = 0 everywhere and would read as all outside. Where only a few faces are
+    twins (two parts touching face to face), the twins are kept: w is right with them."""
+    vid = merged_vertex_ids(V) if vid is None else vid
+    key = np.sort(vid[F], axis=1)
+    nv = int(vid.max()) + 1
+    _, first, inv, count = np.unique((key[:, 0] * nv + key[:, 1]) * nv + key[:, 2], return_index=True,
+                                     return_inverse=True, return_counts=True)
+    tri = V[F]
+    area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    if area[count[inv.reshape(-1)] > 1].sum() <= min_share * area.sum():
+        return F
+    return F[np.sort(first)]
+
+
+def orient_components(V, F, vid=None):
+    """Turn single faces wound against their neighbours, then flip every connected part whose signed volume
+    is negative (a part modelled inside out).
+
+    Parts of CAD models are often stored with inward normals; where such a part overlaps another,
+    the winding numbers cancel (+1 - 1 = 0) and the overlap would read as outside.
+    """
+    Fm = (merged_vertex_ids(V) if vid is None else vid)[F]
+    # Faces wound against their neighbours: turned to agree with the majority of their patch (faces
+    # joined by manifold edges). bfs_orient makes each patch agree with its first face; where that
+    # reversed most of a patch, the patch is turned back, so the file's majority winding is kept.
+    Fb, patch = igl.bfs_orient(np.ascontiguousarray(Fm))
+    changed = (Fb != Fm).any(1)
+    flip = changed != (np.bincount(patch, weights=changed)[patch] > 0.5 * np.bincount(patch)[patch])
+    F, Fm = np.where(flip[:, None], F[:, ::-1], F), np.where(flip[:, None], Fm[:, ::-1], Fm)
+    part = _parts(_edges(Fm)[1])
+    tri = V[F] - V[F].reshape(-1, 3).mean(0)
+    vol = np.einsum("nd,nd->n", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6
+    flip = np.bincount(part, weights=vol) < 0
+    return np.where(flip[part][:, None], F[:, ::-1], F)
+
+
+def _face_pairs(edge_of):
+    """Faces sharing an edge: (a, b, edge), each face paired with the next one around the same edge (edge_of:
+    (nf, 3) edge ids of each face, _edges)."""
+    flat = edge_of.reshape(-1)
+    face = np.repeat(np.arange(len(edge_of)), 3)
+    order = np.argsort(flat, kind="stable")
+    flat, face = flat[order], face[order]
+    same = np.flatnonzero(flat[:-1] == flat[1:])
+    return face[same], face[same + 1], flat[same]
+
+
+def _components(n, a, b):
+    """(n,) connected component of each of n nodes joined by the pairs (a, b)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    return connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)[1]
+
+
+def _parts(edge_of):
+    """(nf,) part of each face: parts are sets of faces joined through shared edges (parts that touch at a
+    vertex stay apart). edge_of: (nf, 3) edge ids of each face (_edges)."""
+    a, b, _ = _face_pairs(edge_of)
+    return _components(len(edge_of), a, b)
+
+
+def _planes(V, F, normals, span):
+    """(nf, 4): each face's plane as (unit normal up to its sign, offset / span), the normal's sign chosen
+    so that its first non-zero coordinate is positive."""
+    first = np.where(normals[:, 0] != 0, normals[:, 0], np.where(normals[:, 1] != 0, normals[:, 1], normals[:, 2]))
+    n = normals * np.where(first < 0, -1.0, 1.0)[:, None]
+    return np.concatenate([n, np.einsum("nd,nd->n", n, V[F[:, 0]])[:, None] / span], axis=1)
+
+
+def _coplanar_across_parts(plane, part, tol=1e-6):
+    """(nf,) bool: faces lying in the plane of a face of another part (parts touching face to face, whose
+    faces may overlap). Planes (_planes) are compared as (unit normal up to its sign, offset / span) rounded to tol,
+    twice, the second time with the bins shifted by half a bin, so that few pairs that close are split by a
+    bin edge (axis-aligned faces, the common case in CAD models, have exact normals)."""
+    out = np.zeros(len(plane), dtype=bool)
+    for shift in (0.0, 0.5):
+        key = np.floor(plane / tol + shift).astype(np.int64)
+        _, group = np.unique(key, axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        # a group is shared when its faces belong to more than one part
+        lo = np.full(group.max() + 1, np.iinfo(np.int64).max)
+        hi = np.full(group.max() + 1, -1)
+        np.minimum.at(lo, group, part)
+        np.maximum.at(hi, group, part)
+        out |= (lo != hi)[group]
+    return out & (np.linalg.norm(plane[:, :3], axis=1) > 0)  # degenerate faces have no plane
