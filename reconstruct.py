@@ -58,6 +58,10 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=8000, help="SDF samples per shape per iteration (original: 8000)")
     p.add_argument("--lr", type=float, default=5e-3, help="initial learning rate, divided by 10 halfway (5e-3)")
     p.add_argument("--batch", type=int, default=64, help="shapes optimised together in one batched problem")
+    p.add_argument("--samples-per-pass", type=int, default=None,
+                   help="samples per decoder pass within a batch (whole shapes; default 2^15 on a CPU, 2^20 on "
+                        "a GPU): lower it if a wide network runs out of GPU memory. Results do not depend on it, "
+                        "up to floating point")
     p.add_argument("--resolution", type=int, default=256, help="marching cubes grid points per axis (256)")
     p.add_argument("--mesh-method", choices=["coarse", "dense"], default="coarse",
                    help="coarse-to-fine (default, same mesh, far fewer evaluations) or dense grid")
@@ -145,7 +149,8 @@ def main(argv=None):
                 print(f"skipped: {scene_key(s)}: {e}", file=sys.stderr)
         recon = DeepSDFReconstructor(decoder, specs["CodeLength"], iterations=args.iterations, lr=args.lr,
                                      samples_per_iteration=args.samples, clamp=specs["ClampingDistance"],
-                                     seed=args.seed, device=device, progress=not args.no_progress)
+                                     seed=args.seed, device=device, progress=not args.no_progress,
+                                     samples_per_pass=args.samples_per_pass)
         failed = 0
         # the seed of each shape is fixed by its place in the split, whatever batch it falls in
         seeds = {scene_key(s): args.seed + i for i, s in enumerate(scenes)}

@@ -131,6 +131,8 @@ def test_batched_equals_one_at_a_time(device):
     together = rec.reconstruct(shapes, shape_seeds=[7, 8, 9])
     alone = torch.cat([rec.reconstruct([s], shape_seeds=[seed]) for s, seed in zip(shapes, [7, 8, 9])])
     torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-6)
+    rec.samples_per_pass = 512  # decoder passes of 2 shapes, then 1
+    torch.testing.assert_close(rec.reconstruct(shapes, shape_seeds=[7, 8, 9]), together, rtol=1e-4, atol=1e-6)
     assert not torch.allclose(together[0], together[1])
 
 
