@@ -46,7 +46,7 @@ step "data: embedded shapes in $D, $SAMPLES samples per mesh"
 run $PY load_data.py --default --per-family $PER_FAMILY --data-dir $D --no-progress
 run $PY sample_points.py --dataset EmbeddedShapes --data-dir $D --workers $WORKERS --num-samples $SAMPLES --no-progress
 # the narrow preset (specs.json) on that data
-$PY -c "import json, sys; s = json.load(open('specs.json')); s.update(DataSource='$D',
+$PY -c "import json; s = json.load(open('specs.json')); s.update(DataSource='$D',
 TrainSplit='$D/splits/EmbeddedShapes_train.json', TestSplit='$D/splits/EmbeddedShapes_test.json');
 json.dump(s, open('$D/specs.json', 'w'), indent=2)"
 
