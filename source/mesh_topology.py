@@ -13,11 +13,18 @@ def _edges(Fm):
     return np.stack([keys // nv, keys % nv], axis=1), edge_of.reshape(-1, 3), count
 
 
+def row_ids(a):
+    """(n,) id of each row of the 2-d array a, equal rows sharing one (ids 0..k-1): np.unique over the rows as
+    raw bytes, 3-4x faster than np.unique(axis=0), which sorts them as records."""
+    a = np.ascontiguousarray(a)
+    _, ids = np.unique(a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).reshape(-1), return_inverse=True)
+    return ids.reshape(-1)
+
+
 def merged_vertex_ids(V):
     """Id of each vertex after merging coincident ones (CAD files repeat vertices along seams)."""
     R = np.ascontiguousarray(np.round(V, 12), dtype=np.float64) + 0.0  # + 0.0: -0.0 becomes 0.0
-    _, vid = np.unique(R.view(np.dtype((np.void, 24))).reshape(-1), return_inverse=True)  # rows as bytes
-    return vid.reshape(-1)
+    return row_ids(R)
 
 
 def drop_twin_faces(V, F, vid=None, min_share=0.5):
@@ -100,9 +107,7 @@ def _coplanar_across_parts(plane, part, tol=1e-6):
     bin edge (axis-aligned faces, the common case in CAD models, have exact normals)."""
     out = np.zeros(len(plane), dtype=bool)
     for shift in (0.0, 0.5):
-        key = np.floor(plane / tol + shift).astype(np.int64)
-        _, group = np.unique(key, axis=0, return_inverse=True)
-        group = group.reshape(-1)
+        group = row_ids(np.floor(plane / tol + shift).astype(np.int64))
         # a group is shared when its faces belong to more than one part
         lo = np.full(group.max() + 1, np.iinfo(np.int64).max)
         hi = np.full(group.max() + 1, -1)

@@ -127,9 +127,14 @@ class Rays:
                                  dists=(max_t * length).astype(np.float32), output=1)
             face, t = hit["primID"].astype(np.int64), hit["tfar"].astype(np.float64)
         else:
-            tree = self.tree
-            face, t, _ = tree.intersect_ray_first(self._Vs, self.F, orig * self.scale, unit,
-                                                  float((max_t * length).max() * self.scale))
+            # libigl takes one max_t for all rays: rays are cast in groups of similar length (within 2x), so that
+            # a short segment's search stops near its end, not at the longest segment's
+            tree, reach = self.tree, np.broadcast_to(max_t * length, length.shape) * self.scale
+            group = np.floor(np.log2(np.maximum(reach, 1e-300))).astype(np.int64)
+            face, t = np.empty(len(d), dtype=np.int64), np.empty(len(d))
+            for g in np.unique(group):
+                i = np.flatnonzero(group == g)
+                face[i], t[i], _ = tree.intersect_ray_first(self._Vs, self.F, orig[i] * self.scale, unit[i], float(reach[i].max()))
             t = t / self.scale
         t = t / length
         face = np.where((face >= 0) & (t <= max_t), face, -1)

@@ -16,13 +16,18 @@ sign is computed in tiers, cheapest first:
    nothing crosses or touches (faces joined by two-face edges, none crossed, none within 1e-4 of the plane
    of a face it is not joined to): there w is evaluated at every 8th test point of each region only, and
    carried to the rest when those agree. On an open mesh the same holds for w minus the caps' winding
-   number (tier 3), with the faces that the caps cross left out of the regions too.
+   number (tier 3), with the faces that the caps cross left out of the regions too. The test points of
+   faces in no region (crossed ones, mostly) take w from the nearest point of a trusted region, carried by
+   counting the faces the segment between them crosses, as tier 3 does; w is evaluated only where that
+   count cannot be trusted. Slivers (narrower than SLIVER offsets) get no label: a point just off them may
+   lie beyond a neighbouring face.
 2. Each query's closest point c (from the distance query) lies inside a face, on an edge or on a
    vertex. Inside a clean face: the query takes the label of the side it is on (the segment from the query
    to c crosses no surface, so the sign is the same as just off c). On an edge or vertex whose faces
    are all "clean" (one side in, one side out): the sign of (q - c) . pseudonormal, built from those
    faces' normals turned outward by their labels (Baerentzen and Aanaes, with the orientation taken
-   from w rather than trusted from the file).
+   from w rather than trusted from the file). On an open mesh w also varies away from the surface near a
+   hole: faces with a side where |w| is between 0.3 and 0.7 get no label, and their queries go to tier 3.
 3. Everything else (faces crossed by other parts, non-manifold edges, internal faces, open sheets):
    w at the query, carried over from a tier-1 test point (the one next to the query's closest point, on
    the query's side of that face) along a straight segment by counting the faces it crosses
@@ -41,7 +46,7 @@ import igl
 import numpy as np
 
 from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _parts, _planes,
-                            drop_twin_faces, merged_vertex_ids, orient_components)
+                            drop_twin_faces, merged_vertex_ids, orient_components, row_ids)
 from .ray_casts import Rays, _crossings, _hits_along
 from .triangle_points import _barycentric, _corner_angles, _strip_points
 
@@ -51,6 +56,11 @@ LABEL_SPACING = 0.03
 # Points per winding-number call: each call rebuilds libigl's hierarchy, so calls are few and large
 # (24 bytes per point held until the call).
 WINDING_BATCH = 2_000_000
+# Test points lie this far off their face (x the bounding-box diagonal).
+OFFSET = 1e-6
+# Faces narrower than this many offsets (height over their longest edge) are slivers: a point just off such
+# a face may lie beyond a neighbouring face, so their test points are neither anchors nor labels.
+SLIVER = 10
 # Faces within this of another part's plane (unit normal, offset / bounding-box diagonal) are left out of the
 # regions of _region_side_w: a part lying that close may hold test points just off them.
 REGION_PLANE_TOL = 1e-4
@@ -98,6 +108,7 @@ class SignedDistance:
         self.area = 0.5 * area2
         self.span = np.linalg.norm(self.V.max(0) - self.V.min(0))
         self.longest = np.linalg.norm(tri - np.roll(tri, 1, axis=1), axis=2).max(1)
+        self.sliver = 2 * self.area < SLIVER * OFFSET * self.span * self.longest  # (nf,) see SLIVER
         self.spacing = LABEL_SPACING * self.span / 2  # largest gap between the test points of a face
         # test points: the centroid of a face shorter than the spacing, else about area / spacing^2 + a row per spacing
         large = self.longest > self.spacing
@@ -136,7 +147,7 @@ class SignedDistance:
 
     def _off(self, pts, owner):
         """Points just off both sides of the test points: (2m, 3), the + side (along the normal) first."""
-        off = 1e-6 * self.span * self.normals[owner]
+        off = OFFSET * self.span * self.normals[owner]
         return np.concatenate([pts + off, pts - off])
 
     def _side_w(self, tri, faces):
@@ -148,7 +159,7 @@ class SignedDistance:
         w = winding_number(self.V, self.F, at)
         return w[: len(pts)], w[len(pts) :], owner, at
 
-    def _region_side_w(self, at, owner, region, w_caps=0.0, probes=3, every=8):
+    def _region_side_w(self, at, owner, region, w_caps=0.0, layered=None, probes=3, every=8):
         """w at the points `at` (both sides of each test point, as _off gives them), evaluated at a few test
         points per region and carried over to the rest of the region.
 
@@ -159,8 +170,11 @@ class SignedDistance:
         for k = w - w_caps (w_caps (2m,): the caps' winding number at `at`, see _cone_caps), since the mesh
         minus its caps is closed. Every `every`-th test point of a region (at least `probes` of them) is
         evaluated; where they agree (k whole numbers on both sides, jumping by 1 across their face) the region
-        takes their k, else all its test points are evaluated, as are the test points of faces in no region.
-        Returns w (2m,) and a mask (2m,) of the points whose w the winding number gave."""
+        takes their k, else all its test points are evaluated. The test points of faces in no region (crossed
+        ones, those in the plane of another part) take k from the nearest point of a trusted region, carried
+        along the segment between them by counting the faces it crosses (_carried_k; `layered` (nf,): faces
+        that may have another lying on them, counted with every hit); where the count cannot be trusted, or
+        does not jump by 1 across the face, or no region is trusted, they are evaluated. Returns w (2m,) and a mask (2m,) of the points whose w the winding number gave."""
         m = len(owner)
         r = region[owner]  # (m,) region of each test point
         # probes: every `every`-th test point of a region in file order, and at least `probes` of them
@@ -178,7 +192,7 @@ class SignedDistance:
             w[idx] = winding_number(self.V, self.F, at[idx])
             return np.tile(mask, 2)
 
-        evaluated = evaluate(probe | own)
+        evaluated = evaluate(probe)
         # The fast winding number can be off by 0.1 to 1 near the thin, long faces of CAD models: probes whose
         # k is not a whole number, or does not jump by 1 across their face, are evaluated again exactly
         # before they make their region untrusted, where that costs less than the region's other test points
@@ -209,17 +223,56 @@ class SignedDistance:
         np.maximum.at(hi, rp, np.round(wp))
         bad = np.bincount(rp, weights=~good_probe, minlength=nreg) > 0
         trusted = ~bad & (lo == hi)
-        # regions whose probes disagree: every test point evaluated
-        evaluated |= evaluate((r >= 0) & ~trusted[np.maximum(r, 0)] & ~probe)
-        carry = (r >= 0) & trusted[np.maximum(r, 0)] & ~probe
+        in_trusted = (r >= 0) & trusted[np.maximum(r, 0)]  # (m,)
+        carry = in_trusted & ~probe
         k[:m][carry] = lo[r[carry]]
         k[m:][carry] = lo[r[carry]] + 1.0
+        # regions whose probes disagree: every test point evaluated (another face may lie on the region, which
+        # a count of crossings would miss)
+        evaluated |= np.tile((r >= 0) & ~in_trusted & ~probe, 2)
+        # faces in no region: k carried from the nearest point of a trusted region by counting crossings; where
+        # the count cannot be trusted, or does not jump by 1 across the face (another face lying there, or a
+        # crossing missed on one side), w is evaluated
+        rest = np.flatnonzero(own)
+        src = np.flatnonzero(in_trusted & ~self.sliver[owner])
+        if len(rest) and len(src):
+            both, src = np.concatenate([rest, m + rest]), np.concatenate([src, m + src])
+            k[both], unsure = self._carried_k(at[both], at[src], np.round(k[src]), layered)
+            unsure = unsure[: len(rest)] | unsure[len(rest) :] | (np.abs(k[m + rest] - k[rest] - 1.0) > 0.5)
+            evaluated[rest[unsure]] = evaluated[m + rest[unsure]] = True
+        else:
+            evaluated |= np.tile(own, 2)
+        todo = evaluated & np.isnan(w)
+        w[todo] = winding_number(self.V, self.F, at[todo])
         return np.where(evaluated, w, k + w_caps), evaluated
+
+    def _carried_k(self, Q, P, kP, layered=None, max_crossings=64):
+        """k = w - w_caps (w on a closed mesh) at points Q (n, 3), carried from the nearest of the points P
+        (p, 3) where it is known (kP (p,), whole numbers) along the segment between them: k(q) = k(p) + the
+        signed count of the mesh's faces it crosses - that of the caps' faces (continued_winding_number).
+        Returns k (n,) and a mask (n,) of the points where the count cannot be trusted (_crossings)."""
+        from scipy.spatial import cKDTree
+
+        # sliding-midpoint splits: built and searched 1.5-2.5x faster than the median-split default here
+        near = cKDTree(P, balanced_tree=False, compact_nodes=False).query(Q)[1]
+        k, unsure = self._crossing_count(Q, P[near] - Q, layered, max_crossings)
+        return kP[near] + k, unsure
+
+    def _crossing_count(self, Q, d, layered, max_crossings):
+        """Signed crossings of the mesh minus those of the caps along the segments Q -> Q + d, and the mask of
+        the segments where the count cannot be trusted (_crossings). layered: faces counted with every hit
+        (self.layered where None)."""
+        layered = self.layered if layered is None else layered
+        cross, unsure = _crossings(self.rays, self.normals, Q, d, max_crossings, layered)
+        if self.caps is not None:
+            _, _, rays_c, normals_c, layered_c = self.caps
+            cross_c, unsure_c = _crossings(rays_c, normals_c, Q, d, max_crossings, layered_c)
+            cross, unsure = cross - cross_c, unsure | unsure_c
+        return cross, unsure
 
     def _flat_patches(self):
         """(nf,) flat patch of each face: faces joined through shared edges to faces in the same plane, the same way up."""
-        _, key = np.unique(np.round(self._plane / 1e-6).astype(np.int64), axis=0, return_inverse=True)
-        key = key.reshape(-1)
+        key = row_ids(np.round(self._plane / 1e-6).astype(np.int64))
         a, b, _ = _face_pairs(self.edge_of)
         # joined: the same plane, the same way up (a patch folded onto itself, as in a double-sided stretch of a
         # part, becomes two patches in one plane)
@@ -232,10 +285,12 @@ class SignedDistance:
         caps, faces lying in the plane of another part, and degenerate faces."""
         # Faces in the plane of a face they are not joined to by a flat patch, even of the same part, may lie on
         # each other (a fold of a part onto itself): left out too.
-        ok = ~self._crossed & ~_coplanar_across_parts(self._plane, self._flat_patches(), tol=REGION_PLANE_TOL)
+        self._lying = _coplanar_across_parts(self._plane, self._flat_patches(), tol=REGION_PLANE_TOL)
+        ok = ~self._crossed & ~self._lying
         ok &= self.area > 1e-14 * self.span**2
         if self.caps is not None:
-            ok &= ~self._faces_meeting_caps(net)
+            self._meets_caps = self._faces_meeting_caps(net)
+            ok &= ~self._meets_caps
         a, b, e = _face_pairs(self.edge_of)
         keep = (self.edge_count[e] == 2) & (net[e] == 0) & ok[a] & ok[b]
         region = np.where(ok, _components(len(self.F), a[keep], b[keep]), -1)
@@ -261,7 +316,12 @@ class SignedDistance:
         at = self._off(pts, owner)
         w_caps = 0.0 if self.closed else winding_number(self.caps[0], self.caps[1], at)
         # k is the same all over each region of faces that nothing crosses: a few test points per region
-        w, evaluated = self._region_side_w(at, owner, self._regions(net), w_caps)
+        region = self._regions(net)
+        # faces that may have another lying on them, for the crossing counts of _region_side_w: those in the
+        # plane of a face they are not joined to, and faces repeated on the same three vertices
+        dup = row_ids(np.sort(self.Fm, axis=1))
+        lying = self._lying | self._coplanar | (np.bincount(dup)[dup] > 1)
+        w, evaluated = self._region_side_w(at, owner, region, w_caps, lying)
         m = len(owner)
         w_plus, w_minus = w[:m], w[m:]
         self.side_w = (w_plus, w_minus, owner)  # kept for the trust statistics
@@ -278,8 +338,9 @@ class SignedDistance:
         # A test point that lies on another face (where parts cross) reads k halfway between whole numbers
         # and is no anchor: which side of that face it is on is undefined. Nor is a pair of test points
         # whose w does not jump by 1 across their face: another face lies on it, or the fast winding
-        # number is off there (seen by over 1 on meshes with many faces on non-manifold edges).
-        good = (np.abs(k % 1.0 - 0.5) > 0.1) & np.tile(jump_error < 0.1, 2)
+        # number is off there (seen by over 1 on meshes with many faces on non-manifold edges). Nor are the
+        # test points of slivers (SLIVER).
+        good = (np.abs(k % 1.0 - 0.5) > 0.1) & np.tile((jump_error < 0.1) & ~self.sliver[owner], 2)
         # anchors: every point just off a test point, k = NaN where it is no anchor
         self.anchors, self.anchor_k, self._anchor_tree = at, np.where(good, np.round(k), np.nan), None
         count = np.bincount(owner, minlength=nf)
@@ -288,7 +349,14 @@ class SignedDistance:
         # A side is labelled only if all its test points agree: where another part crosses the face,
         # the points inside it disagree with the others, and the face falls back to tier 3.
         agree = ((plus == 0) | (plus == count)) & ((minus == 0) | (minus == count))
-        self.face_ok = agree & (count > 0) & (self.area > 1e-14 * self.span**2) & ~self._crossed
+        self.face_ok = agree & (count > 0) & (self.area > 1e-14 * self.span**2) & ~self._crossed & ~self.sliver
+        if self.caps is not None:
+            # Near a hole w varies off the surface (w = k + w_caps): the label just off a face says little about
+            # a query further off. Faces that meet the caps, and faces with a side where |w| is between 0.3 and
+            # 0.7, are left to tier 3 (w at the query itself).
+            mid = lambda x: (np.abs(x) > 0.3) & (np.abs(x) < 0.7)
+            near_hole = np.bincount(owner, weights=mid(w_plus) | mid(w_minus), minlength=nf) > 0
+            self.face_ok &= ~near_hole
         self.plus_in = plus == count
         self.minus_in = minus == count
         # +1: the stored normal points outside; -1: it points inside; 0: not a clean boundary face.
@@ -448,15 +516,11 @@ class SignedDistance:
                 # sliding-midpoint splits: built and searched 1.5-2.5x faster than the median-split default here
                 self._anchor_tree = cKDTree(self.anchors[good], balanced_tree=False, compact_nodes=False)
             near[search] = good[self._anchor_tree.query(Q[search])[1]]
-        d = self.anchors[near] - Q  # (n, 3): q -> p
-        # k(q) = k(p) + crossings of M - crossings of C
-        cross, direct = _crossings(self.rays, self.normals, Q, d, max_crossings, self.layered)
+        # k(q) = k(p) + crossings of M - crossings of C, and w = k + w_C
+        cross, direct = self._crossing_count(Q, self.anchors[near] - Q, None, max_crossings)
         w = self.anchor_k[near] + cross
         if self.caps is not None:
-            Vc, Fc, rays_c, normals_c, layered_c = self.caps
-            cross_c, direct_c = _crossings(rays_c, normals_c, Q, d, max_crossings, layered_c)
-            w += winding_number(Vc, Fc, Q) - cross_c
-            direct |= direct_c
+            w += winding_number(self.caps[0], self.caps[1], Q)
         if dist is not None:
             direct |= dist < self.rays.tol
         w[direct] = winding_number(self.V, self.F, Q[direct])
