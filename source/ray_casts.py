@@ -67,8 +67,9 @@ def _crossings(rays, normals, Q, d, max_crossings, layered):
     unsure[live] = True  # still hitting faces after max_crossings
     rc = np.flatnonzero(recount)
     if len(rc):  # every hit, coincident ones included
-        for i, f in zip(rc, rays.all_hits(Q[rc], d[rc])):
-            count[i] = np.sign(normals[f] @ d[i]).sum()
+        seg, f = rays.all_hits(Q[rc], d[rc])
+        sign = np.sign(np.einsum("nd,nd->n", normals[f], d[rc[seg]]))
+        count[rc] = np.bincount(seg, weights=sign, minlength=len(rc))
     return count, unsure
 
 
@@ -141,14 +142,20 @@ class Rays:
         return face, t
 
     def all_hits(self, orig, d, max_t=1.0):
-        """Every face hit by each segment orig + t d, 0 <= t <= max_t, coincident faces included: a list
-        of face arrays."""
+        """Every face hit by each segment orig + t d, 0 <= t <= max_t, coincident faces included: (segment
+        index, face) of each hit, flat arrays."""
+        none = np.zeros(0, dtype=np.int64)
         if len(d) == 0:
-            return []
+            return none, none
         length = np.maximum(np.linalg.norm(d, axis=1), 1e-300)
         hits = self.tree.intersect_ray(self._Vs, self.F, orig * self.scale, d / length[:, None])
-        return [np.array([h[0] for h in hs if 0.0 <= h[1] <= max_t * length[j] * self.scale], dtype=np.int64)
-                for j, hs in enumerate(hits)]
+        n = np.array([len(hs) for hs in hits], dtype=np.int64)
+        if n.sum() == 0:
+            return none, none
+        flat = np.array([h[:2] for hs in hits for h in hs])  # (hits, 2): face, t (scaled units)
+        seg, face, t = np.repeat(np.arange(len(d)), n), flat[:, 0].astype(np.int64), flat[:, 1]
+        keep = (t >= 0.0) & (t <= max_t * length[seg] * self.scale)
+        return seg[keep], face[keep]
 
 
 def _embree_available():

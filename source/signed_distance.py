@@ -372,7 +372,7 @@ class SignedDistance:
         a, d, length = a[length > 0], d[length > 0], length[length > 0]  # degenerate faces have no normal
         if len(a) == 0:
             return np.zeros(0, dtype=np.int64)
-        return np.concatenate(self.rays.all_hits(a, d) + [np.zeros(0, dtype=np.int64)])
+        return self.rays.all_hits(a, d)[1]
 
     def _crossed_faces(self):
         """(nf,) bool: faces whose interior an edge of another face passes through or touches, and the faces

@@ -303,7 +303,8 @@ def test_rays_find_small_and_slanted_faces():
         face, t = rays.first_hits(orig, d, 1.0)
         np.testing.assert_array_equal(face, [0, 1])
         np.testing.assert_allclose(t, 0.5, atol=0.1)
-        assert [list(h) for h in rays.all_hits(orig, d)] == [[0], [1]]
+        seg, hit = rays.all_hits(orig, d)
+        assert seg.tolist() == [0, 1] and hit.tolist() == [0, 1]
 
 
 def test_embree_and_libigl_casts_agree():
