@@ -43,8 +43,10 @@ def _crossings(rays, normals, Q, d, max_crossings, layered):
     # A hit's t is not exact, so the walk steps past each hit (1e-6 of the segment, at least rays.tol),
     # and a hit on the face just counted is the same crossing again.
     step = np.maximum(1e-6, close)
-    # a hit this close to the anchor (in units of the segment) might be on either side of it
-    margin = np.maximum(1e-5, close)
+    # a hit this close to the anchor (in units of the segment) might be on either side of it: 2 x rays.tol
+    # with Embree, whose error is absolute (float32 coordinates; anchors sit 5 tol off their face, so a long
+    # segment still tells its anchor from the face behind it), 1e-5 of the segment with libigl (tol 0)
+    margin = 2 * close if rays.tol > 0 else np.full(len(Q), 1e-5)
     pos = np.zeros(len(Q))  # how far along each segment the walk is, in units of the segment
     last = np.full(len(Q), -1)  # the face counted last on each segment
     live = np.arange(len(Q))

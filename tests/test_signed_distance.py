@@ -8,7 +8,7 @@ from source.shape_families import part_sdf, shape_sdf
 import source.ray_casts as ray_casts
 import source.signed_distance as signed_distance
 from source.signed_distance import (Rays, SignedDistance, _barycentric, _strip_points, drop_twin_faces,
-                                    orient_components, unsigned_distance, winding_number)
+                                    exact_winding_number, orient_components, unsigned_distance, winding_number)
 
 
 def _queries(n=20_000, seed=0, scale=1.0):
@@ -323,6 +323,37 @@ def test_embree_and_libigl_casts_agree():
     assert (fe[hit] == fi[hit]).mean() > 0.99  # faces differ only where a ray meets an edge shared by two
 
 
+def test_exact_winding_number_against_libigl_and_a_sphere():
+    """The solid-angle sum used for a few points equals libigl's exact winding number, on an open mesh (a
+    sphere with a cap cut off) and on the closed sphere (1 inside, 0 outside)."""
+    V, F = _sphere_mesh(0.5)
+    Q = _queries(40, seed=3)
+    inside = np.linalg.norm(Q, axis=1) < 0.5 - 1e-3
+    far = np.abs(np.linalg.norm(Q, axis=1) - 0.5) > 1e-3
+    np.testing.assert_allclose(exact_winding_number(V, F, Q[far][:20]), inside[far][:20].astype(float), atol=1e-9)
+    open_F = F[V[F].mean(1)[:, 2] < 0.3]
+    for n in (1, 20, 40):  # the solid-angle sum below `few` points, libigl's above
+        np.testing.assert_allclose(exact_winding_number(V, open_F, Q[:n]), igl.winding_number(V, open_F, Q[:n]),
+                                   atol=1e-12)
+
+
+def test_faces_in_no_region_take_w_by_crossing_counts():
+    """The faces that other parts cross are in no region; their test points take w from the nearest point of
+    a trusted region by counting crossings, not from the winding number: exact there, and no more test
+    points evaluated than the regions' probes."""
+    parts, meshes = _overlapping_boxes()
+    m = trimesh.util.concatenate(meshes).subdivide_to_size(0.05)
+    S = SignedDistance(np.asarray(m.vertices), np.asarray(m.faces), queries_hint=10**7)
+    assert S.use_labels and S.closed
+    w_plus, w_minus, owner = S.side_w
+    own = S._regions(S._boundary())[owner] < 0
+    assert own.mean() > 0.03 and S._crossed.sum() > 100
+    assert S.winding_evaluated < 1 / 8 + own.mean() / 2  # the probes (every 8th point of a region), not the rest
+    at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F)))[:2])
+    np.testing.assert_allclose(np.concatenate([w_plus, w_minus])[np.tile(own, 2)],
+                               igl.winding_number(S.V, S.F, at[np.tile(own, 2)]), atol=1e-6)
+
+
 def test_regions_of_an_open_mesh_carry_k():
     """With holes and open sheets, k = w - w_caps is the same just off a region of faces that nothing crosses
     (the caps included), so the region's probes give it to the rest: w at every test point must equal w
@@ -354,12 +385,21 @@ def test_regions_of_an_open_mesh_carry_k():
     assert (S._regions(S._boundary())[meets] == -1).all()
 
 
-def test_region_probes_misread_by_the_fast_winding_number_are_evaluated_exactly(monkeypatch):
+@pytest.mark.parametrize("counts", [True, False])
+def test_region_probes_misread_by_the_fast_winding_number_are_measured_again(monkeypatch, counts):
     """The fast winding number can be off by tenths near CAD faces; a probe it misreads must not make its
-    large region fall back to evaluating every test point, nor pass its error on: it is evaluated again
-    exactly. Simulated by adding 0.3 to the first values of each call of the fast winding number (the
-    first region's probes), on a box nested in another."""
+    large region fall back to evaluating every test point, nor pass its error on: it is measured again by
+    counting crossings from a clean probe, or (counts=False: every count refused) evaluated exactly.
+    Simulated by adding 0.3 to the first values of each call of the fast winding number (the first region's
+    probes), on a box nested in another."""
     fast = signed_distance.winding_number
+    if not counts:
+        carried = SignedDistance._carried_k
+        monkeypatch.setattr(SignedDistance, "_carried_k",
+                            lambda self, *a, **kw: (carried(self, *a, **kw)[0], np.ones(len(a[0]), dtype=bool)))
+    exact_calls = []
+    exact = signed_distance.exact_winding_number
+    monkeypatch.setattr(signed_distance, "exact_winding_number", lambda *a: exact_calls.append(1) or exact(*a))
 
     def misread(V, F, Q):
         w = fast(V, F, Q)
@@ -376,3 +416,4 @@ def test_region_probes_misread_by_the_fast_winding_number_are_evaluated_exactly(
     w_plus, w_minus, owner = S.side_w
     at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F)))[:2])
     np.testing.assert_allclose(np.concatenate([w_plus, w_minus]), igl.winding_number(S.V, S.F, at), atol=0.05)
+    assert bool(exact_calls) != counts  # the exact winding number only where the counts were refused
