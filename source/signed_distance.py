@@ -193,7 +193,8 @@ class SignedDistance:
         ones, those in the plane of another part) take k from the nearest point of a trusted region, carried
         along the segment between them by counting the faces it crosses (_carried_k; `layered` (nf,): faces
         that may have another lying on them, counted with every hit); where the count cannot be trusted, or
-        does not jump by 1 across the face, or no region is trusted, they are evaluated. Returns w (2m,) and a mask (2m,) of the points whose w the winding number gave."""
+        does not jump by 1 across the face, or no region is trusted, they are evaluated. Returns w (2m,) and a
+        mask (2m,) of the points whose w the winding number gave."""
         m = len(owner)
         r = region[owner]  # (m,) region of each test point
         w_caps_at = lambda i: w_caps[i] if np.ndim(w_caps) else w_caps
@@ -233,9 +234,11 @@ class SignedDistance:
         bad = np.flatnonzero(misread & (frac(k[:m]) | frac(k[m:])))
         if len(bad) and len(fine):
             both = np.concatenate([bad, m + bad])
-            kc, unsure = self._carried_k(at[both], at[np.r_[fine, m + fine]], np.round(k[np.r_[fine, m + fine]]), layered)
+            src = np.r_[fine, m + fine]
+            kc, unsure = self._carried_k(at[both], at[src], np.round(k[src]), layered)
             ok = ~unsure[: len(bad)] & ~unsure[len(bad) :] & clean(kc[: len(bad)], kc[len(bad) :])
-            w[bad[ok]], w[m + bad[ok]] = kc[: len(bad)][ok] + w_caps_at(bad[ok]), kc[len(bad) :][ok] + w_caps_at(m + bad[ok])
+            w[bad[ok]] = kc[: len(bad)][ok] + w_caps_at(bad[ok])
+            w[m + bad[ok]] = kc[len(bad) :][ok] + w_caps_at(m + bad[ok])
             misread[bad[ok]] = False
             k = w - w_caps
         n_misread = np.bincount(r[misread], minlength=len(n_r))
@@ -318,13 +321,11 @@ class SignedDistance:
         caps, faces lying in the plane of another part, and degenerate faces."""
         # Faces in the plane of a face they are not joined to by a flat patch, even of the same part, may lie on
         # each other (a fold of a part onto itself): left out too.
-        self._flat = self._flat_patches()
-        self._lying = _coplanar_across_parts(self._plane, self._flat, tol=REGION_PLANE_TOL)
+        self._lying = _coplanar_across_parts(self._plane, self._flat_patches(), tol=REGION_PLANE_TOL)
         ok = ~self._crossed & ~self._lying
         ok &= self.area > 1e-14 * self.span**2
         if self.caps is not None:
-            self._meets_caps = self._faces_meeting_caps(net)
-            ok &= ~self._meets_caps
+            ok &= ~self._faces_meeting_caps(net)
         a, b, e = _face_pairs(self.edge_of)
         keep = (self.edge_count[e] == 2) & (net[e] == 0) & ok[a] & ok[b]
         region = np.where(ok, _components(len(self.F), a[keep], b[keep]), -1)
