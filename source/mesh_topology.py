@@ -27,19 +27,23 @@ def merged_vertex_ids(V):
     return row_ids(R)
 
 
+def same_vertex_faces(Fm):
+    """(nf,) id of each face's set of three (merged) vertices: faces with the same id are twins, whatever
+    their winding."""
+    return row_ids(np.sort(Fm, axis=1))
+
+
 def drop_twin_faces(V, F, vid=None, min_share=0.5):
     """Keep one face of each set of faces on the same three vertices, when such twins are more than
     `min_share` of the surface area: a double-sided mesh (every face stored twice, once each way, as many
     ShapeNet models are) has w = 0 everywhere and would read as all outside. Where only a few faces are
     twins (two parts touching face to face), the twins are kept: w is right with them."""
     vid = merged_vertex_ids(V) if vid is None else vid
-    key = np.sort(vid[F], axis=1)
-    nv = int(vid.max()) + 1
-    _, first, inv, count = np.unique((key[:, 0] * nv + key[:, 1]) * nv + key[:, 2], return_index=True,
-                                     return_inverse=True, return_counts=True)
+    group = same_vertex_faces(vid[F])
+    _, first, count = np.unique(group, return_index=True, return_counts=True)
     tri = V[F]
     area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    if area[count[inv.reshape(-1)] > 1].sum() <= min_share * area.sum():
+    if area[count[group] > 1].sum() <= min_share * area.sum():
         return F
     return F[np.sort(first)]
 

@@ -137,7 +137,8 @@ class Rays:
             face, t = np.empty(len(d), dtype=np.int64), np.empty(len(d))
             for g in np.unique(group):
                 i = np.flatnonzero(group == g)
-                face[i], t[i], _ = tree.intersect_ray_first(self._Vs, self.F, orig[i] * self.scale, unit[i], float(reach[i].max()))
+                face[i], t[i], _ = tree.intersect_ray_first(self._Vs, self.F, orig[i] * self.scale, unit[i],
+                                                            float(reach[i].max()))
             t = t / self.scale
         t = t / length
         face = np.where((face >= 0) & (t <= max_t), face, -1)

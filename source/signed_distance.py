@@ -46,7 +46,8 @@ import igl
 import numpy as np
 
 from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _parts, _planes,
-                            drop_twin_faces, merged_vertex_ids, orient_components, row_ids)
+                            drop_twin_faces, merged_vertex_ids, orient_components, row_ids,
+                            same_vertex_faces)
 from .ray_casts import Rays, _crossings, _hits_along
 from .triangle_points import _barycentric, _corner_angles, _strip_points
 
@@ -64,6 +65,11 @@ SLIVER = 10
 # Faces within this of another part's plane (unit normal, offset / bounding-box diagonal) are left out of the
 # regions of _region_side_w: a part lying that close may hold test points just off them.
 REGION_PLANE_TOL = 1e-4
+
+
+def _ambiguous(w, low=0.3, high=0.7):
+    """w neither near 0 nor near +-1: |w| between low and high (an open surface, or near a hole)."""
+    return (np.abs(w) > low) & (np.abs(w) < high)
 
 
 def winding_number(V, F, Q):
@@ -197,7 +203,7 @@ class SignedDistance:
         mask (2m,) of the points whose w the winding number gave."""
         m = len(owner)
         r = region[owner]  # (m,) region of each test point
-        w_caps_at = lambda i: w_caps[i] if np.ndim(w_caps) else w_caps
+        w_caps = np.broadcast_to(w_caps, (2 * m,))  # 0 on a closed mesh
         # probes: every `every`-th test point of a region in file order, and at least `probes` of them
         order = np.argsort(r, kind="stable")
         rank = np.empty(m, dtype=np.int64)  # position of each test point among its region's
@@ -205,7 +211,7 @@ class SignedDistance:
         n_r = np.bincount(r[r >= 0], minlength=max(int(region.max()) + 1, 1))  # (regions,) test points in each
         step = np.clip(n_r // probes, 1, every)  # every `every`-th point, and at least `probes` of them
         probe = (r >= 0) & (rank % step[np.maximum(r, 0)] == 0)
-        own = r < 0  # faces labelled on their own, crossed ones included (their test points are anchors for tier 3)
+        own = r < 0  # faces in no region, crossed ones included (their test points are anchors for tier 3)
         w = np.full(2 * m, np.nan)  # filled below: evaluated, or carried over a region
 
         def evaluate(mask):
@@ -221,25 +227,32 @@ class SignedDistance:
         # less than the region's other test points would (exact_winding_number: 0.14 us per face and point
         # for a few points, against 3-30 us per point for the fast one on CAD meshes)
         k = w - w_caps
+        whole = lambda x: np.abs(x - np.round(x)) < 0.1
+
         def clean(kp, km):  # k on both sides whole numbers, 1 apart
-            whole = lambda x: np.abs(x - np.round(x)) < 0.1
             return whole(kp) & whole(km) & (np.abs(kp - km + 1) < 0.1)
+
+        def carried(targets, sources):
+            """k on both sides of the test points `targets`, carried from both sides of `sources` (indices
+            (n,) into the m test points): (k+ (n,), k- (n,), a mask (n,) of those where either count is
+            refused)."""
+            both, src = np.concatenate([targets, m + targets]), np.concatenate([sources, m + sources])
+            kc, unsure = self._carried_k(at[both], at[src], np.round(k[src]), layered)
+            n = len(targets)
+            return kc[:n], kc[n:], unsure[:n] | unsure[n:]
 
         misread = probe.copy()  # (m,) probes whose k is off (only probes are evaluated yet)
         misread[probe] = ~clean(k[:m][probe], k[m:][probe])
         fine = np.flatnonzero(probe & ~misread & ~self.sliver[owner])
         # only probes the fast winding number read off a whole number: a probe whose sides read whole numbers
         # that do not jump by 1 has another face lying on its face, which a count of crossings may miss
-        frac = lambda x: np.abs(x - np.round(x)) >= 0.1
-        bad = np.flatnonzero(misread & (frac(k[:m]) | frac(k[m:])))
-        if len(bad) and len(fine):
-            both = np.concatenate([bad, m + bad])
-            src = np.r_[fine, m + fine]
-            kc, unsure = self._carried_k(at[both], at[src], np.round(k[src]), layered)
-            ok = ~unsure[: len(bad)] & ~unsure[len(bad) :] & clean(kc[: len(bad)], kc[len(bad) :])
-            w[bad[ok]] = kc[: len(bad)][ok] + w_caps_at(bad[ok])
-            w[m + bad[ok]] = kc[len(bad) :][ok] + w_caps_at(m + bad[ok])
-            misread[bad[ok]] = False
+        off_whole = np.flatnonzero(misread & ~(whole(k[:m]) & whole(k[m:])))
+        if len(off_whole) and len(fine):
+            kp, km, unsure = carried(off_whole, fine)
+            ok = ~unsure & clean(kp, km)
+            i = off_whole[ok]
+            w[i], w[m + i] = kp[ok] + w_caps[i], km[ok] + w_caps[m + i]
+            misread[i] = False
             k = w - w_caps
         n_misread = np.bincount(r[misread], minlength=len(n_r))
         worth = n_misread * len(self.F) * 0.14 <= 3.0 * n_r  # (regions,)
@@ -272,9 +285,8 @@ class SignedDistance:
         rest = np.flatnonzero(own)
         src = np.flatnonzero(in_trusted & ~self.sliver[owner])
         if len(rest) and len(src):
-            both, src = np.concatenate([rest, m + rest]), np.concatenate([src, m + src])
-            k[both], unsure = self._carried_k(at[both], at[src], np.round(k[src]), layered)
-            unsure = unsure[: len(rest)] | unsure[len(rest) :] | (np.abs(k[m + rest] - k[rest] - 1.0) > 0.5)
+            k[rest], k[m + rest], unsure = carried(rest, src)
+            unsure |= np.abs(k[m + rest] - k[rest] - 1.0) > 0.5
             evaluated[rest[unsure]] = evaluated[m + rest[unsure]] = True
         else:
             evaluated |= np.tile(own, 2)
@@ -355,8 +367,8 @@ class SignedDistance:
         # faces that may have another lying on them, for the crossing counts of _region_side_w: those in the
         # plane of a face they are not joined to (to REGION_PLANE_TOL: with 1e-6, 174 samples of ChairNoArms18
         # and 12 of ChairArms4 went wrong), and faces repeated on the same three vertices
-        dup = row_ids(np.sort(self.Fm, axis=1))
-        lying = self._lying | self._coplanar | (np.bincount(dup)[dup] > 1)
+        twins = same_vertex_faces(self.Fm)
+        lying = self._lying | self._coplanar | (np.bincount(twins)[twins] > 1)
         w, evaluated = self._region_side_w(at, owner, region, w_caps, lying)
         m = len(owner)
         w_plus, w_minus = w[:m], w[m:]
@@ -390,8 +402,7 @@ class SignedDistance:
             # Near a hole w varies off the surface (w = k + w_caps): the label just off a face says little about
             # a query further off. Faces that meet the caps, and faces with a side where |w| is between 0.3 and
             # 0.7, are left to tier 3 (w at the query itself).
-            mid = lambda x: (np.abs(x) > 0.3) & (np.abs(x) < 0.7)
-            near_hole = np.bincount(owner, weights=mid(w_plus) | mid(w_minus), minlength=nf) > 0
+            near_hole = np.bincount(owner, weights=_ambiguous(w_plus) | _ambiguous(w_minus), minlength=nf) > 0
             self.face_ok &= ~near_hole
         self.plus_in = plus == count
         self.minus_in = minus == count
@@ -620,7 +631,7 @@ class SignedDistance:
             rng = np.random.default_rng(0)
             faces = np.unique(rng.choice(len(self.F), size=min(20_000, len(self.F)), p=self.area / self.area.sum()))
             w_plus, w_minus, owner, _ = self._side_w(self.V[self.F], faces)
-        amb = lambda w: ((np.abs(w) > low) & (np.abs(w) < high)).astype(np.float64)
+        amb = lambda w: _ambiguous(w, low, high).astype(np.float64)
         weight = self.area[owner] / np.bincount(owner, minlength=len(self.F))[owner]
         return float(((amb(w_plus) + amb(w_minus)) / 2 * weight).sum() / max(weight.sum(), 1e-300))
 
