@@ -125,14 +125,13 @@ class SignedDistance:
         self.Fm = self.vid[self.F]  # (nf, 3) merged vertex ids
         self.tree = igl.AABB()  # for the distance queries, built once
         self.tree.init(self.V, self.F)
-        self.rays = Rays(self.V, self.F)  # ray casts for tier 3
         tri = self.V[self.F]  # (nf, 3 corners, 3)
         cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         area2 = np.linalg.norm(cross, axis=1)
         self.normals = cross / np.maximum(area2, 1e-300)[:, None]
         self.area = 0.5 * area2
         self.span = np.linalg.norm(self.V.max(0) - self.V.min(0))
-        self.longest = np.linalg.norm(tri - np.roll(tri, 1, axis=1), axis=2).max(1)
+        self.longest = np.sqrt(np.max([((tri[:, k] - tri[:, k - 1]) ** 2).sum(1) for k in range(3)], axis=0))
         self.sliver = 2 * self.area < SLIVER * OFFSET * self.span * self.longest  # (nf,) see SLIVER
         self.spacing = LABEL_SPACING * self.span / 2  # largest gap between the test points of a face
         # test points: the centroid of a face shorter than the spacing, else about area / spacing^2 + a row per spacing
@@ -142,7 +141,9 @@ class SignedDistance:
         # otherwise w is evaluated at every query.
         self.use_labels = face_labels and n_test < queries_hint / 4
         self.side_w = None
+        self.rays = None  # ray casts (tiers 1 and 3), built with the labels: w at every query needs none
         if self.use_labels:
+            self.rays = Rays(self.V, self.F)
             # the mesh's edges, shared by the crossing-edge test, the closed-surface test and the pseudonormals:
             # edges (ne, 2) merged vertex ids, edge_of (nf, 3) the edge id of edge k of face f, faces per edge
             self.edges, self.edge_of, self.edge_count = _edges(self.Fm)
@@ -485,20 +486,20 @@ class SignedDistance:
         nv = int(self.vid.max()) + 1
         on = self.normals * self.out_sign[:, None]  # outward unit normals, 0 for unclean faces
         bad = (self.out_sign == 0).astype(np.float64)
-        # Vertex pseudonormals: angle-weighted sum of outward normals of incident faces.
+        # Vertex pseudonormals: angle-weighted sum of outward normals of incident faces (bincount over the
+        # corners in the order np.add.at would take them, so the sums are the same to the last bit)
         ang = _corner_angles(tri)  # (nf, 3)
-        self.vnormal = np.zeros((nv, 3))
-        self.vbad = np.zeros(nv)
-        for k in range(3):
-            np.add.at(self.vnormal, Fm[:, k], ang[:, k, None] * on)
-            np.add.at(self.vbad, Fm[:, k], bad)
+        corner = Fm.T.reshape(-1)  # (3 nf,) corner 0 of every face, then corner 1, then corner 2
+        weighted = ang.T.reshape(-1)[:, None] * np.tile(on, (3, 1))  # (3 nf, 3)
+        self.vnormal = np.stack([np.bincount(corner, weights=weighted[:, c], minlength=nv) for c in range(3)], axis=1)
+        self.vbad = np.bincount(corner, weights=np.tile(bad, 3), minlength=nv)
         # Edge pseudonormals: sum of outward normals of the faces sharing the edge (edge k is opposite
         # corner k). Exactly two incident faces are needed, otherwise the edge falls back to tier 3.
         edges, count = self.edges, self.edge_count
-        self.enormal = np.zeros((len(edges), 3))
-        np.add.at(self.enormal, self.edge_of.reshape(-1), np.repeat(on, 3, axis=0))
-        self.ebad = np.zeros(len(edges))
-        np.add.at(self.ebad, self.edge_of.reshape(-1), np.repeat(bad, 3))
+        eid = self.edge_of.reshape(-1)
+        self.enormal = np.stack([np.bincount(eid, weights=np.repeat(on[:, c], 3), minlength=len(edges))
+                                 for c in range(3)], axis=1)
+        self.ebad = np.bincount(eid, weights=np.repeat(bad, 3), minlength=len(edges))
         self.ebad += count != 2
 
     # ---- queries ----
