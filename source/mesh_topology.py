@@ -8,16 +8,26 @@ def _edges(Fm):
     """Undirected edges of faces Fm (merged vertex ids): edges (ne, 2), the edge id of each face's edge k
     (opposite corner k) (nf, 3), and how many faces share each edge (ne,)."""
     nv = int(Fm.max()) + 1
-    e = np.sort(np.stack([Fm[:, [1, 2]], Fm[:, [2, 0]], Fm[:, [0, 1]]], axis=1).reshape(-1, 2), axis=1)
-    keys, edge_of, count = np.unique(e[:, 0] * nv + e[:, 1], return_inverse=True, return_counts=True)
+    a, b = Fm[:, [1, 2, 0]].reshape(-1), Fm[:, [2, 0, 1]].reshape(-1)  # edge k of each face: corners k+1, k+2
+    keys, edge_of, count = np.unique(np.minimum(a, b) * nv + np.maximum(a, b), return_inverse=True, return_counts=True)
     return np.stack([keys // nv, keys % nv], axis=1), edge_of.reshape(-1, 3), count
 
 
 def row_ids(a):
-    """(n,) id of each row of the 2-d array a, equal rows sharing one (ids 0..k-1): np.unique over the rows as
-    raw bytes, 3-4x faster than np.unique(axis=0), which sorts them as records."""
+    """(n,) id of each row of the 2-d array a (8-byte numbers), equal rows sharing one (ids 0..k-1, in the
+    rows' lexicographic order as int64 bit patterns). Columns are folded in one at a time, each fold a
+    np.unique over int64 keys: 2-3x faster than np.unique over the rows as raw bytes, 6-9x faster than
+    np.unique(axis=0), which sorts them as records."""
     a = np.ascontiguousarray(a)
-    _, ids = np.unique(a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).reshape(-1), return_inverse=True)
+    a = a.view(np.int64) if a.dtype.itemsize == 8 else a.astype(np.int64)
+    _, ids = np.unique(a[:, 0], return_inverse=True)
+    for col in a.T[1:]:
+        lo = int(col.min())
+        width = int(col.max()) - lo + 1  # exact in Python integers
+        if width > (2**62) // (int(ids.max()) + 1):  # ids x width would overflow: rank the column first
+            _, col = np.unique(col, return_inverse=True)
+            lo, width = 0, int(col.max()) + 1
+        _, ids = np.unique(ids * width + (col - lo), return_inverse=True)
     return ids.reshape(-1)
 
 
@@ -39,13 +49,15 @@ def drop_twin_faces(V, F, vid=None, min_share=0.5):
     ShapeNet models are) has w = 0 everywhere and would read as all outside. Where only a few faces are
     twins (two parts touching face to face), the twins are kept: w is right with them."""
     vid = merged_vertex_ids(V) if vid is None else vid
-    group = same_vertex_faces(vid[F])
-    _, first, count = np.unique(group, return_index=True, return_counts=True)
+    group = same_vertex_faces(vid[F])  # ids 0..k-1
+    count = np.bincount(group)
+    if count.max(initial=0) <= 1:  # no twins (most meshes): nothing to weigh
+        return F
     tri = V[F]
     area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
     if area[count[group] > 1].sum() <= min_share * area.sum():
         return F
-    return F[np.sort(first)]
+    return F[np.sort(np.unique(group, return_index=True)[1])]
 
 
 def orient_components(V, F, vid=None):
@@ -112,10 +124,9 @@ def _coplanar_across_parts(plane, part, tol=1e-6):
     out = np.zeros(len(plane), dtype=bool)
     for shift in (0.0, 0.5):
         group = row_ids(np.floor(plane / tol + shift).astype(np.int64))
-        # a group is shared when its faces belong to more than one part
-        lo = np.full(group.max() + 1, np.iinfo(np.int64).max)
-        hi = np.full(group.max() + 1, -1)
-        np.minimum.at(lo, group, part)
-        np.maximum.at(hi, group, part)
-        out |= (lo != hi)[group]
+        # a group is shared when its faces belong to more than one part: when some face's part is not that of
+        # the group's representative (the part of any one of its faces)
+        rep = np.empty(group.max() + 1, dtype=part.dtype)
+        rep[group] = part
+        out |= (np.bincount(group, weights=part != rep[group]) > 0)[group]
     return out & (np.linalg.norm(plane[:, :3], axis=1) > 0)  # degenerate faces have no plane

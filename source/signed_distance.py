@@ -45,7 +45,7 @@ need w are gathered over all chunks and evaluated together, WINDING_BATCH points
 import igl
 import numpy as np
 
-from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _parts, _planes,
+from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _planes,
                             drop_twin_faces, merged_vertex_ids, orient_components, row_ids,
                             same_vertex_faces)
 from .ray_casts import Rays, _crossings, _hits_along
@@ -147,6 +147,7 @@ class SignedDistance:
             # the mesh's edges, shared by the crossing-edge test, the closed-surface test and the pseudonormals:
             # edges (ne, 2) merged vertex ids, edge_of (nf, 3) the edge id of edge k of face f, faces per edge
             self.edges, self.edge_of, self.edge_count = _edges(self.Fm)
+            self._pairs = _face_pairs(self.edge_of)  # faces sharing an edge: (a, b, edge), see _face_pairs
             self._label_faces(tri)
             self._build_pseudonormals(tri)
 
@@ -322,7 +323,7 @@ class SignedDistance:
     def _flat_patches(self):
         """(nf,) flat patch of each face: faces joined through shared edges to faces in the same plane, the same way up."""
         key = row_ids(np.round(self._plane / 1e-6).astype(np.int64))
-        a, b, _ = _face_pairs(self.edge_of)
+        a, b, _ = self._pairs
         # joined: the same plane, the same way up (a patch folded onto itself, as in a double-sided stretch of a
         # part, becomes two patches in one plane)
         same = (key[a] == key[b]) & (np.einsum("nd,nd->n", self.normals[a], self.normals[b]) > 0)
@@ -339,7 +340,7 @@ class SignedDistance:
         ok &= self.area > 1e-14 * self.span**2
         if self.caps is not None:
             ok &= ~self._faces_meeting_caps(net)
-        a, b, e = _face_pairs(self.edge_of)
+        a, b, e = self._pairs
         keep = (self.edge_count[e] == 2) & (net[e] == 0) & ok[a] & ok[b]
         region = np.where(ok, _components(len(self.F), a[keep], b[keep]), -1)
         _, region[ok] = np.unique(region[ok], return_inverse=True)  # numbered 0..n-1
@@ -353,7 +354,7 @@ class SignedDistance:
         # Faces in the plane of another part's face: where parts touch face to face, a face may overlap
         # another in a region between the test points of both (layered, below).
         self._plane = _planes(self.V, self.F, self.normals, self.span)
-        self._coplanar = _coplanar_across_parts(self._plane, _parts(self.edge_of))
+        self._coplanar = _coplanar_across_parts(self._plane, _components(nf, *self._pairs[:2]))
         net = self._boundary()
         self.closed = not net.any()
         # Holes and open sheets: a cap C (a cone over each boundary loop) has the same boundary as the mesh M,
