@@ -14,12 +14,12 @@ def _edges(Fm):
 
 
 def row_ids(a):
-    """(n,) id of each row of the 2-d array a (8-byte numbers), equal rows sharing one (ids 0..k-1, in the
+    """(n,) id of each row of the 2-d array a (integers or floats), equal rows sharing one (ids 0..k-1, in the
     rows' lexicographic order as int64 bit patterns). Columns are folded in one at a time, each fold a
-    np.unique over int64 keys: 2-3x faster than np.unique over the rows as raw bytes, 6-9x faster than
-    np.unique(axis=0), which sorts them as records."""
-    a = np.ascontiguousarray(a)
-    a = a.view(np.int64) if a.dtype.itemsize == 8 else a.astype(np.int64)
+    np.unique over int64 keys: 1.6-2.6x faster than np.unique over the rows as raw bytes, which was 3-4x
+    faster than np.unique(axis=0)."""
+    a = np.ascontiguousarray(a, dtype=np.float64 if a.dtype.kind == "f" else np.int64)
+    a = a.view(np.int64)  # floats compared bit for bit (callers turn -0.0 into 0.0)
     _, ids = np.unique(a[:, 0], return_inverse=True)
     for col in a.T[1:]:
         lo = int(col.min())
