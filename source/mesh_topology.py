@@ -101,10 +101,11 @@ def _components(n, a, b):
     return connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)[1]
 
 
-def _parts(edge_of):
+def _parts(edge_of, pairs=None):
     """(nf,) part of each face: parts are sets of faces joined through shared edges (parts that touch at a
-    vertex stay apart). edge_of: (nf, 3) edge ids of each face (_edges)."""
-    a, b, _ = _face_pairs(edge_of)
+    vertex stay apart). edge_of: (nf, 3) edge ids of each face (_edges); pairs: _face_pairs(edge_of) where
+    the caller has it already."""
+    a, b, _ = _face_pairs(edge_of) if pairs is None else pairs
     return _components(len(edge_of), a, b)
 
 

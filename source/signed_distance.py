@@ -45,7 +45,7 @@ need w are gathered over all chunks and evaluated together, WINDING_BATCH points
 import igl
 import numpy as np
 
-from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _planes,
+from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _parts, _planes,
                             drop_twin_faces, merged_vertex_ids, orient_components, row_ids,
                             same_vertex_faces)
 from .ray_casts import Rays, _crossings, _hits_along
@@ -354,7 +354,7 @@ class SignedDistance:
         # Faces in the plane of another part's face: where parts touch face to face, a face may overlap
         # another in a region between the test points of both (layered, below).
         self._plane = _planes(self.V, self.F, self.normals, self.span)
-        self._coplanar = _coplanar_across_parts(self._plane, _components(nf, *self._pairs[:2]))
+        self._coplanar = _coplanar_across_parts(self._plane, _parts(self.edge_of, self._pairs))
         net = self._boundary()
         self.closed = not net.any()
         # Holes and open sheets: a cap C (a cone over each boundary loop) has the same boundary as the mesh M,
