@@ -32,7 +32,7 @@ def check(mesh, n):
     V = (V + off) * sc
     Q = MeshSampler(num_samples=n).sample_points(V, F, np.random.default_rng(0))
     t = time.perf_counter(); unsigned_distance(V, F, Q); t_dist = time.perf_counter() - t
-    t = time.perf_counter(); S = SignedDistance(V, F, queries_hint=len(Q)); tiered = S(Q); t_tiered = time.perf_counter() - t
+    t = time.perf_counter(); S = SignedDistance(V, F, queries_hint=len(Q), queries=Q); tiered = S(Q); t_tiered = time.perf_counter() - t
     t = time.perf_counter(); direct = SignedDistance(V, F, queries_hint=len(Q), face_labels=False)(Q)
     t_direct = time.perf_counter() - t
     amb = S.ambiguous_area_fraction()

@@ -84,10 +84,11 @@ class MeshSampler:
         if self.sign == "deepsdf":
             Q, sdf, stats = self._scan_sign(Vn, F, Q, name)
         else:
-            sdf_fn = SignedDistance(Vn, F, queries_hint=len(Q))
+            sdf_fn = SignedDistance(Vn, F, queries_hint=len(Q), queries=Q)
             amb = sdf_fn.ambiguous_area_fraction()
             untrusted = f"open surface: {100 * amb:.1f}% of its area has no clear inside" if amb > self.max_ambiguous else None
             if untrusted and not self.keep_untrusted:
+                sdf_fn.close()
                 raise UntrustedMesh(f"{name}: {untrusted}")
             sdf = sdf_fn(Q)
             n_near = self.num_samples - int(round(self.num_samples * self.uniform_fraction))

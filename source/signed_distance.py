@@ -48,6 +48,7 @@ import numpy as np
 from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _parts, _planes,
                             drop_twin_faces, merged_vertex_ids, orient_components, row_ids,
                             same_vertex_faces)
+from .forked_distance import BackgroundDistance, can_fork, igl_threads
 from .ray_casts import Rays, _crossings, _hits_along
 from .triangle_points import _barycentric, _corner_angles, _strip_points
 
@@ -62,6 +63,10 @@ OFFSET = 1e-6
 # Faces narrower than this many offsets (height over their longest edge) are slivers: a point just off such
 # a face may lie beyond a neighbouring face, so their test points are neither anchors nor labels.
 SLIVER = 10
+# Queries given to SignedDistance(queries=...) get their distance in a forked child while the sign is set up
+# (a worker with more than one core: libigl's calls hold the GIL, so a thread could not overlap them), up to
+# this many (40 bytes each in shared memory); more are left to the chunked queries.
+PREFETCH_MAX = 4_000_000
 # Faces within this of another part's plane (unit normal, offset / bounding-box diagonal) are left out of the
 # regions of _region_side_w: a part lying that close may hold test points just off them.
 REGION_PLANE_TOL = 1e-4
@@ -114,17 +119,31 @@ class SignedDistance:
 
     V: (nv, 3) float, F: (nf, 3) int. Vertices need not be merged: topology is built on a copy with
     coincident vertices merged, as CAD files often repeat them along seams.
+    queries: the points that will be asked for, where known at construction (as the sampler knows them).
+    Where libigl has more than one thread (IGL_NUM_THREADS, else every core) their exact distance is then
+    computed in a forked child while the sign is set up, on the cores the set-up's numpy leaves idle; the
+    results are the same bit for bit. close() stops that child when the queries will not come.
     """
 
-    def __init__(self, V, F, queries_hint=500_000, orient_parts=True, face_labels=True):
+    def __init__(self, V, F, queries_hint=500_000, orient_parts=True, face_labels=True, queries=None):
         self.V = np.ascontiguousarray(V, dtype=np.float64)
         self.F = np.ascontiguousarray(F, dtype=np.int64)
         self.vid = merged_vertex_ids(self.V)  # coincident vertices merged, for topology only
         if orient_parts:
-            self.F = orient_components(self.V, drop_twin_faces(self.V, self.F, self.vid), self.vid)
+            self.F = drop_twin_faces(self.V, self.F, self.vid)
+        # The distance is taken to these faces: the orientation repair below turns faces over but moves
+        # none, and distances do not depend on a face's winding.
+        self._F_dist = self.F
+        self._tree = None  # libigl's AABB tree for the distance queries, built once when first needed
+        # queries known now, on a worker with more than one core: their distance is computed in a forked
+        # child while this process sets up the sign (see PREFETCH_MAX and forked_distance)
+        self._prefetch = None
+        if queries is not None and 0 < len(queries) <= PREFETCH_MAX and igl_threads() > 1 and can_fork():
+            self._prefetch_Q = np.ascontiguousarray(queries, dtype=np.float64)
+            self._prefetch = BackgroundDistance(self.V, self._F_dist, self._prefetch_Q)
+        if orient_parts:
+            self.F = orient_components(self.V, self.F, self.vid)
         self.Fm = self.vid[self.F]  # (nf, 3) merged vertex ids
-        self.tree = igl.AABB()  # for the distance queries, built once
-        self.tree.init(self.V, self.F)
         tri = self.V[self.F]  # (nf, 3 corners, 3)
         cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         area2 = np.linalg.norm(cross, axis=1)
@@ -523,8 +542,10 @@ class SignedDistance:
             out[idx] = np.where(inside, -out[idx], out[idx])
             todo.clear()
 
+        known = self._prefetched(Q)  # (sq, face, closest) at every query, or None
         for s in range(0, len(Q), chunk):
-            dist, rest, anchor[s : s + chunk] = self._query(Q[s : s + chunk])
+            part = None if known is None else tuple(a[s : s + chunk] for a in known)
+            dist, rest, anchor[s : s + chunk] = self._query(Q[s : s + chunk], part)
             out[s : s + chunk] = dist
             todo.append(s + np.flatnonzero(rest))
             pending += len(todo[-1])
@@ -536,6 +557,23 @@ class SignedDistance:
             flush()
         self.last_fallback = n_rest / max(len(Q), 1)  # share of the queries that tier 3 answered
         return out
+
+    def _prefetched(self, Q):
+        """The distance at Q from the child started in __init__, if Q are the queries given there and the
+        child succeeded; else None (the child is stopped). Used once."""
+        pre, self._prefetch = self._prefetch, None
+        if pre is None:
+            return None
+        if not (Q is self._prefetch_Q or (Q.shape == self._prefetch_Q.shape and np.array_equal(Q, self._prefetch_Q))):
+            pre.cancel()
+            return None
+        return pre.result()
+
+    def close(self):
+        """Stop the distance computed in the background (see `queries`), when the queries will not come."""
+        if self._prefetch is not None:
+            self._prefetch.cancel()
+            self._prefetch = None
 
     def continued_winding_number(self, Q, dist=None, anchor=None, max_crossings=64):
         """w at Q carried over from an anchor p (a tier-1 test point where w is known): `anchor` (n,), an index
@@ -575,10 +613,17 @@ class SignedDistance:
         w[direct] = winding_number(self.V, self.F, Q[direct])
         return w
 
-    def _query(self, Q):
+    def _query(self, Q, known_distance=None):
         """Distance at Q signed by tiers 1-2, a mask of the points left to tier 3 (their distance is returned
-        unsigned), and for those the anchor to start from (index into self.anchors, -1 elsewhere)."""
-        dist, face, closest = unsigned_distance(self.V, self.F, Q, self.tree)
+        unsigned), and for those the anchor to start from (index into self.anchors, -1 elsewhere).
+        known_distance: libigl's (squared distance, face, closest point) at Q where already computed."""
+        if known_distance is None:
+            if self._tree is None:
+                self._tree = igl.AABB()
+                self._tree.init(self.V, self._F_dist)
+            known_distance = self._tree.squared_distance(self.V, self._F_dist, np.ascontiguousarray(Q))
+        sq, face, closest = known_distance
+        dist, face = np.sqrt(sq), face.astype(np.int64)
         if not self.use_labels:
             return dist, np.ones(len(Q), dtype=bool), np.full(len(Q), -1)
         inside = np.zeros(len(Q), dtype=bool)
