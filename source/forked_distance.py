@@ -1,11 +1,16 @@
-"""The exact unsigned distance computed in a forked child process while the caller goes on with other work
-(the signed distance's set-up), for a worker that owns more than one core.
+"""The exact unsigned distance computed by forked child processes while the caller goes on with other work
+(the signed distance's set-up, then the signs of the points already done), for a worker that owns more
+than one core.
 
-libigl's calls hold Python's GIL, so a thread cannot run numpy beside them; a forked child can. It shares
-the parent's memory copy-on-write (nothing pickled, nothing imported again), builds its own AABB tree,
-writes the results into an anonymous shared mapping (40 bytes per point) and exits. Where the child fails
-(killed, out of memory), the result is None and the caller computes the distance itself. Linux only: there
-is no fork on Windows, and forking without exec is unsafe on macOS.
+libigl's calls hold Python's GIL, so a thread cannot run numpy beside them; a forked child can. Children
+share the parent's memory copy-on-write (nothing pickled, nothing imported again). Each builds its own AABB
+tree and takes batches of points from a queue (a pipe filled before the fork) until it is empty, writing the
+results into an anonymous shared mapping (40 bytes per point) and the batch's number into a second pipe
+when done. Batches are under the 10,000 points from which libigl runs a call on several threads, so each
+child is one thread and the queue balances them: libigl's own threads each get an equal share of a call, and
+one slowed by the parent's work would leave a core idle at the call's end. Where a child fails (killed, out
+of memory), its batches are missing when the pipe closes and the caller computes those itself. Linux only:
+there is no fork on Windows, and forking without exec is unsafe on macOS.
 """
 import mmap
 import os
@@ -17,8 +22,11 @@ import weakref
 import igl
 import numpy as np
 
-
+# Children run below the parent in priority: the parent's set-up runs at full speed on its core and the
+# children take what it leaves (and every core once the parent waits).
 CHILD_NICENESS = 5
+# Points per batch: under libigl's 10,000, so that each call runs on the child's own thread.
+BATCH = 8192
 
 
 def igl_threads():
@@ -34,78 +42,117 @@ def can_fork():
     return hasattr(os, "fork") and sys.platform.startswith("linux")
 
 
-def squared_distance(V, F, Q):
-    """libigl's exact squared distance from Q (n x 3) to (V, F) through an AABB tree built here: (sq (n,),
-    face (n,), closest (n, 3))."""
+def aabb_query(V, F):
+    """libigl's exact squared distance to (V, F) through an AABB tree built here: a function of query points
+    q (m x 3) returning (sq (m,), face (m,), closest (m, 3))."""
     tree = igl.AABB()
     tree.init(V, F)
-    return tree.squared_distance(V, F, Q)
+    return lambda q: tree.squared_distance(V, F, q)
 
 
 def _reap(state):
-    """Kill and wait for the child unless it has been waited for already."""
-    if state["pid"] is not None:
+    """Kill and wait for the children not waited for yet; close the pipe."""
+    for pid in state["pids"]:
         try:
-            os.kill(state["pid"], signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         try:
-            os.waitpid(state["pid"], 0)
+            os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-        state["pid"] = None
+    state["pids"] = []
+    if state["pipe"] is not None:
+        os.close(state["pipe"])
+        state["pipe"] = None
 
 
 class BackgroundDistance:
-    """squared_distance(V, F, Q) started in a forked child at construction; result() waits for it.
+    """The exact distance from Q to (V, F), started in `workers` forked children at construction.
 
-    compute: the function the child runs (squared_distance; tests pass others). V, F, Q must not change
-    until result() returns: the child reads them as they were at the fork.
+    wait_for(start, end) waits until points start..end are done and returns the (sq, face, closest) arrays
+    of all points (views of the shared block; only the batches reported done are filled), or None where a
+    child failed on one of them. compute: the function each child runs to get its query function
+    (aabb_query; tests pass others). V, F, Q must not change until the children are done: they read them as
+    they were at the fork.
     """
 
-    def __init__(self, V, F, Q, compute=squared_distance):
+    def __init__(self, V, F, Q, compute=aabb_query, workers=None, batch=BATCH):
         n = len(Q)
-        self.n = n
-        # one shared block: squared distance (n float64), face (n int64), closest point (n x 3 float64)
-        self._buf = mmap.mmap(-1, max(40 * n, 1))
+        self.n, self.batch = n, batch
+        self._buf = mmap.mmap(-1, max(40 * n, 1))  # sq (n float64), face (n int64), closest (n x 3 float64)
+        units = -(-n // batch)  # batch b holds points b * batch .. (b + 1) * batch
+        self.is_done = np.zeros(units, dtype=bool)
+        workers = max(1, min(workers or igl_threads(), units))
+        if 4 * units > 65536:
+            raise ValueError(f"{n} points make {units} batches: more than a pipe holds (16,384)")
+        todo_r, todo_w = os.pipe()
+        os.write(todo_w, np.arange(units, dtype="<i4").tobytes())  # the queue, whole before any child reads
+        os.close(todo_w)
+        done_r, done_w = os.pipe()
+        pids = []
         with warnings.catch_warnings():
             # Python 3.12+ warns on fork while other threads exist (BLAS, a progress bar's monitor): the
-            # child only runs libigl and numpy copies, and exits without running any Python clean-up
+            # children only run libigl and numpy copies, and exit without running any Python clean-up
             warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # the child
-            code = 1
-            try:
-                # below the parent in priority: the parent's set-up (one core) runs at full speed, the
-                # child's libigl threads take what it leaves, then every core once the parent waits
-                os.nice(CHILD_NICENESS)
-                sq, face, closest = compute(V, F, Q)
-                self._arrays()[0][:] = sq
-                self._arrays()[1][:] = face
-                self._arrays()[2][:] = closest
-                code = 0
-            finally:
-                os._exit(code)
-        self._state = {"pid": pid}
+            for _ in range(workers):
+                pid = os.fork()
+                if pid == 0:
+                    self._child(V, F, Q, compute, todo_r, done_r, done_w)
+                pids.append(pid)
+        os.close(todo_r)
+        os.close(done_w)  # the children hold it: the pipe ends when the last of them exits
+        self._state = {"pids": pids, "pipe": done_r}
         self._finalizer = weakref.finalize(self, _reap, self._state)
+        self._pending = b""
 
-    def _arrays(self):
+    def _child(self, V, F, Q, compute, todo_r, done_r, done_w):
+        code = 1
+        try:
+            os.close(done_r)
+            os.nice(CHILD_NICENESS)
+            query = compute(V, F)
+            sq, face, closest = self.arrays()
+            while True:
+                b = os.read(todo_r, 4)  # one batch number (a read of a pipe is never shared between readers)
+                if len(b) < 4:
+                    break
+                s = int.from_bytes(b, "little") * self.batch
+                e = min(s + self.batch, self.n)
+                sq[s:e], face[s:e], closest[s:e] = query(Q[s:e])
+                os.write(done_w, b)  # a system call: the writes above are visible before the parent reads it
+            code = 0
+        finally:
+            os._exit(code)
+
+    def arrays(self):
         n = self.n
         return (np.frombuffer(self._buf, dtype=np.float64, count=n),
                 np.frombuffer(self._buf, dtype=np.int64, count=n, offset=8 * n),
                 np.frombuffer(self._buf, dtype=np.float64, count=3 * n, offset=16 * n).reshape(n, 3))
 
+    def wait_for(self, start, end):
+        """Block until points start..end are done: the arrays (see the class), or None if the children ended
+        without doing them all (a failure, or cancel())."""
+        need = self.is_done[start // self.batch : -(-end // self.batch)]
+        while not need.all():
+            if self._state["pipe"] is None:
+                return None
+            got = self._pending + os.read(self._state["pipe"], 4096)
+            if not got:  # every child has exited
+                self.cancel()
+                return None
+            whole = len(got) // 4 * 4
+            self.is_done[np.frombuffer(got[:whole], dtype="<i4")] = True
+            self._pending = got[whole:]
+        if self.is_done.all():  # the children have nothing left but to exit
+            self.cancel()
+        return self.arrays()
+
     def result(self):
-        """(sq, face, closest) as squared_distance gives them, once the child is done; None where it failed.
-        The arrays are views of the shared block."""
-        pid, self._state["pid"] = self._state["pid"], None
-        if pid is None:
-            return None
-        _, status = os.waitpid(pid, 0)
-        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
-            return None
-        return self._arrays()
+        """wait_for(every point)."""
+        return self.wait_for(0, self.n)
 
     def cancel(self):
-        """Stop the child (if it still runs) and wait for it."""
+        """Stop the children that still run, wait for them and close the pipe."""
         _reap(self._state)

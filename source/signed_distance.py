@@ -63,9 +63,9 @@ OFFSET = 1e-6
 # Faces narrower than this many offsets (height over their longest edge) are slivers: a point just off such
 # a face may lie beyond a neighbouring face, so their test points are neither anchors nor labels.
 SLIVER = 10
-# Queries given to SignedDistance(queries=...) get their distance in a forked child while the sign is set up
-# (a worker with more than one core: libigl's calls hold the GIL, so a thread could not overlap them), up to
-# this many (40 bytes each in shared memory); more are left to the chunked queries.
+# Queries given to SignedDistance(queries=...) get their distance from forked children while the sign is set
+# up (a worker with more than one core: libigl's calls hold the GIL, so a thread could not overlap them), up
+# to this many (40 bytes each in shared memory); more are left to the chunked queries.
 PREFETCH_MAX = 4_000_000
 # Faces within this of another part's plane (unit normal, offset / bounding-box diagonal) are left out of the
 # regions of _region_side_w: a part lying that close may hold test points just off them.
@@ -121,8 +121,9 @@ class SignedDistance:
     coincident vertices merged, as CAD files often repeat them along seams.
     queries: the points that will be asked for, where known at construction (as the sampler knows them).
     Where libigl has more than one thread (IGL_NUM_THREADS, else every core) their exact distance is then
-    computed in a forked child while the sign is set up, on the cores the set-up's numpy leaves idle; the
-    results are the same bit for bit. close() stops that child when the queries will not come.
+    computed by as many forked children (forked_distance) while the sign is set up, on the cores that the
+    set-up's numpy leaves idle; the results are the same bit for bit. close() stops the children when the
+    queries will not come.
     """
 
     def __init__(self, V, F, queries_hint=500_000, orient_parts=True, face_labels=True, queries=None):
@@ -135,8 +136,8 @@ class SignedDistance:
         # none, and distances do not depend on a face's winding.
         self._F_dist = self.F
         self._tree = None  # libigl's AABB tree for the distance queries, built once when first needed
-        # queries known now, on a worker with more than one core: their distance is computed in a forked
-        # child while this process sets up the sign (see PREFETCH_MAX and forked_distance)
+        # queries known now, on a worker with more than one core: their distance is computed by forked
+        # children while this process sets up the sign (see PREFETCH_MAX and forked_distance)
         self._prefetch = None
         if queries is not None and 0 < len(queries) <= PREFETCH_MAX and igl_threads() > 1 and can_fork():
             self._prefetch_Q = np.ascontiguousarray(queries, dtype=np.float64)
@@ -542,9 +543,13 @@ class SignedDistance:
             out[idx] = np.where(inside, -out[idx], out[idx])
             todo.clear()
 
-        known = self._prefetched(Q)  # (sq, face, closest) at every query, or None
+        pre = self._prefetched(Q)  # the children computing the distance at Q (see `queries`), or None
+        if pre is not None:  # a few of their batches per chunk: little left to do here once they are done
+            chunk = min(chunk, 4 * pre.batch)
         for s in range(0, len(Q), chunk):
-            part = None if known is None else tuple(a[s : s + chunk] for a in known)
+            part = None if pre is None else pre.wait_for(s, min(s + chunk, len(Q)))  # signs as batches come in
+            if part is not None:  # (else no children, or one failed on this chunk: computed here)
+                part = tuple(a[s : s + chunk] for a in part)
             dist, rest, anchor[s : s + chunk] = self._query(Q[s : s + chunk], part)
             out[s : s + chunk] = dist
             todo.append(s + np.flatnonzero(rest))
@@ -553,24 +558,26 @@ class SignedDistance:
             if pending >= WINDING_BATCH:
                 flush()
                 pending = 0
+        if pre is not None:
+            pre.cancel()  # (done already unless a child failed)
         if todo:
             flush()
         self.last_fallback = n_rest / max(len(Q), 1)  # share of the queries that tier 3 answered
         return out
 
     def _prefetched(self, Q):
-        """The distance at Q from the child started in __init__, if Q are the queries given there and the
-        child succeeded; else None (the child is stopped). Used once."""
+        """The BackgroundDistance started in __init__ if Q are the queries given there, else None (and its
+        children are stopped). Used once."""
         pre, self._prefetch = self._prefetch, None
         if pre is None:
             return None
         if not (Q is self._prefetch_Q or (Q.shape == self._prefetch_Q.shape and np.array_equal(Q, self._prefetch_Q))):
             pre.cancel()
             return None
-        return pre.result()
+        return pre
 
     def close(self):
-        """Stop the distance computed in the background (see `queries`), when the queries will not come."""
+        """Stop the distance computed in the background (see `queries`) when the queries will not come."""
         if self._prefetch is not None:
             self._prefetch.cancel()
             self._prefetch = None

@@ -8,7 +8,7 @@ import numpy as np
 import trimesh
 
 import source.signed_distance as signed_distance
-from source.forked_distance import BackgroundDistance, squared_distance
+from source.forked_distance import BackgroundDistance, aabb_query
 from source.signed_distance import SignedDistance
 
 
@@ -54,39 +54,58 @@ def test_forked_distance_equals_in_process(monkeypatch):
         S = SignedDistance(V, F, queries_hint=10**6, face_labels=labels, queries=Q)
         assert S._prefetch is not None
         assert (S.F != S._F_dist).any()  # the repair turned faces over after the fork
-        pid = S._prefetch._state["pid"]
+        pids = list(S._prefetch._state["pids"])
         out = S(Q)
-        assert _child_gone(pid)
+        assert len(pids) == 2 and all(_child_gone(p) for p in pids)
         np.testing.assert_array_equal(out, expected if labels else SignedDistance(V, F, face_labels=False)(Q))
-    # and the child's raw result is libigl's in this process, bit for bit
-    bg = BackgroundDistance(V, F, Q)
-    for x, y in zip(bg.result(), squared_distance(V, F, Q)):
-        np.testing.assert_array_equal(x, y)
+    # and the children's raw result (4 batches, on 1, 2 and 3 children) is libigl's in one call in this
+    # process (on several threads: over 10,000 points), bit for bit
+    for workers in (1, 2, 3):
+        bg = BackgroundDistance(V, F, Q, workers=workers)
+        assert len(bg.is_done) == 4 and len(bg._state["pids"]) == workers
+        for x, y in zip(bg.result(), aabb_query(V, F)(Q)):
+            np.testing.assert_array_equal(x, y)
     # the sign is right: the union of the two boxes (one stored inside out) is inside
     inside = ((np.abs(Q) < [0.4, 0.15, 0.15]).all(1) | (np.abs(Q - SHIFT) < [0.15, 0.4, 0.15]).all(1))
     far = np.abs(expected) > 1e-6
     np.testing.assert_array_equal((expected < 0)[far], inside[far])
 
 
-def _crash(V, F, Q):
+def _crash(V, F):
     os._exit(3)
 
 
-def _raise(V, F, Q):
+def _raise(V, F):
     raise MemoryError("no memory in the child")
+
+
+def _crash_after_first_batch(V, F):
+    query, calls = aabb_query(V, F), []
+
+    def once(q):
+        calls.append(1)
+        if len(calls) > 1:
+            os._exit(3)
+        return query(q)
+    return once
 
 
 def test_failed_child_falls_back(monkeypatch):
     V, F = _crossing_boxes_with_flips()
-    Q = _queries(5_000, seed=1)
+    Q = _queries(25_000, seed=1)  # four batches
     for bad in (_crash, _raise):
         assert BackgroundDistance(V, F, Q, compute=bad).result() is None
+    # each of two children does one batch and dies on its next: batch 0 is always done (the first taken)
+    bg = BackgroundDistance(V, F, Q, compute=_crash_after_first_batch, workers=2, batch=5_000)
+    assert bg.wait_for(0, 5_000) is not None and bg.wait_for(0, len(Q)) is None
+    assert bg.is_done.sum() == 2
     monkeypatch.setenv("IGL_NUM_THREADS", "2")
     expected = SignedDistance(V, F, queries_hint=10**6)(Q)
-    monkeypatch.setattr(signed_distance, "BackgroundDistance", functools.partial(BackgroundDistance, compute=_crash))
-    S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
-    assert S._prefetch is not None
-    np.testing.assert_array_equal(S(Q), expected)
+    for bad in (_crash, _crash_after_first_batch):
+        monkeypatch.setattr(signed_distance, "BackgroundDistance", functools.partial(BackgroundDistance, compute=bad))
+        S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
+        assert S._prefetch is not None
+        np.testing.assert_array_equal(S(Q, chunk=1_000), expected)  # the chunks after the failure computed here
 
 
 def test_other_queries_and_close_leave_no_child(monkeypatch):
@@ -94,16 +113,16 @@ def test_other_queries_and_close_leave_no_child(monkeypatch):
     Q = _queries(5_000, seed=2)
     monkeypatch.setenv("IGL_NUM_THREADS", "2")
     S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
-    pid = S._prefetch._state["pid"]
+    pids = list(S._prefetch._state["pids"])
     other = Q + 0.01  # not the queries given: the child is stopped and the distance computed here
     np.testing.assert_array_equal(S(other), SignedDistance(V, F, queries_hint=10**6)(other))
-    assert _child_gone(pid) and S._prefetch is None
+    assert all(_child_gone(p) for p in pids) and S._prefetch is None
     S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
-    pid = S._prefetch._state["pid"]
+    pids = list(S._prefetch._state["pids"])
     S.close()  # e.g. the sampler rejecting the mesh as open
-    assert _child_gone(pid)
+    assert all(_child_gone(p) for p in pids)
     np.testing.assert_array_equal(S(Q), SignedDistance(V, F, queries_hint=10**6)(Q))  # still answers
     bg = BackgroundDistance(V, F, Q)
-    pid = bg._state["pid"]
+    pids = list(bg._state["pids"])
     del bg  # dropped without result(): reaped by its finalizer
-    assert _child_gone(pid)
+    assert all(_child_gone(p) for p in pids)
