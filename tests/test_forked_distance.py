@@ -7,6 +7,7 @@ import os
 import numpy as np
 import trimesh
 
+import source.forked_distance as forked_distance
 import source.signed_distance as signed_distance
 from source.forked_distance import BackgroundDistance, aabb_query
 from source.signed_distance import SignedDistance
@@ -30,8 +31,15 @@ def _crossing_boxes_with_flips():
 SHIFT = np.array([0.013, 0.021, 0.017])
 
 
-def _queries(n=30_000, seed=0):
+def _queries(n=70_000, seed=0):
     return np.random.default_rng(seed).uniform(-0.7, 0.7, size=(n, 3))
+
+
+def _threads(monkeypatch, n):
+    """As if libigl had n threads (the choice to fork, and how many children, read it). Not through
+    IGL_NUM_THREADS: libigl reads that once per process, and it would stay for the tests after these."""
+    monkeypatch.setattr(signed_distance, "igl_threads", lambda: n)
+    monkeypatch.setattr(forked_distance, "igl_threads", lambda: n)
 
 
 def _child_gone(pid):
@@ -45,11 +53,11 @@ def _child_gone(pid):
 def test_forked_distance_equals_in_process(monkeypatch):
     V, F = _crossing_boxes_with_flips()
     Q = _queries()
-    monkeypatch.setenv("IGL_NUM_THREADS", "1")
+    _threads(monkeypatch, 1)
     serial = SignedDistance(V, F, queries_hint=10**6, queries=Q)
     assert serial._prefetch is None  # one thread: no child
     expected = serial(Q)
-    monkeypatch.setenv("IGL_NUM_THREADS", "2")  # (libigl reads it once; only the choice to fork reads it here)
+    _threads(monkeypatch, 2)
     for labels in (True, False):
         S = SignedDistance(V, F, queries_hint=10**6, face_labels=labels, queries=Q)
         assert S._prefetch is not None
@@ -58,11 +66,11 @@ def test_forked_distance_equals_in_process(monkeypatch):
         out = S(Q)
         assert len(pids) == 2 and all(_child_gone(p) for p in pids)
         np.testing.assert_array_equal(out, expected if labels else SignedDistance(V, F, face_labels=False)(Q))
-    # and the children's raw result (4 batches, on 1, 2 and 3 children) is libigl's in one call in this
+    # and the children's raw result (9 batches, on 1, 2 and 3 children) is libigl's in one call in this
     # process (on several threads: over 10,000 points), bit for bit
     for workers in (1, 2, 3):
         bg = BackgroundDistance(V, F, Q, workers=workers)
-        assert len(bg.is_done) == 4 and len(bg._state["pids"]) == workers
+        assert len(bg.is_done) == 9 and len(bg._state["pids"]) == workers
         for x, y in zip(bg.result(), aabb_query(V, F)(Q)):
             np.testing.assert_array_equal(x, y)
     # the sign is right: the union of the two boxes (one stored inside out) is inside
@@ -99,7 +107,7 @@ def test_failed_child_falls_back(monkeypatch):
     bg = BackgroundDistance(V, F, Q, compute=_crash_after_first_batch, workers=2, batch=5_000)
     assert bg.wait_for(0, 5_000) is not None and bg.wait_for(0, len(Q)) is None
     assert bg.is_done.sum() == 2
-    monkeypatch.setenv("IGL_NUM_THREADS", "2")
+    _threads(monkeypatch, 2)
     expected = SignedDistance(V, F, queries_hint=10**6)(Q)
     for bad in (_crash, _crash_after_first_batch):
         monkeypatch.setattr(signed_distance, "BackgroundDistance", functools.partial(BackgroundDistance, compute=bad))
@@ -111,7 +119,7 @@ def test_failed_child_falls_back(monkeypatch):
 def test_other_queries_and_close_leave_no_child(monkeypatch):
     V, F = _crossing_boxes_with_flips()
     Q = _queries(5_000, seed=2)
-    monkeypatch.setenv("IGL_NUM_THREADS", "2")
+    _threads(monkeypatch, 2)
     S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
     pids = list(S._prefetch._state["pids"])
     other = Q + 0.01  # not the queries given: the child is stopped and the distance computed here
