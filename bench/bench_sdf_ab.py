@@ -1,0 +1,75 @@
+"""Side by side in one process: the bare exact distance, SignedDistance of another checkout (A), and this
+checkout's (B), alternated on the same mesh and points, so that the machine's load hits all three alike.
+
+  git worktree add /tmp/base <commit>            # the code to compare against
+  python bench/bench_sdf_ab.py /tmp/base MESH [MESH ...] [--subdivide 0 1] [--repeat 5]
+Each checkout's SignedDistance is called as its own sampler calls it: with `queries=` where it takes
+that argument. Prints one JSON line per mesh: median ratios to the distance, and every run's ratio.
+Threads: set IGL_NUM_THREADS (libigl reads it once per process).
+"""
+import argparse
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_package(name, checkout):
+    """Import checkout/source as package `name`, so that two versions live in one process."""
+    init = Path(checkout) / "source" / "__init__.py"
+    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module(name + ".signed_distance")
+
+
+def signed(module, V, F, Q):
+    kwargs = {"queries": Q} if "queries" in inspect.signature(module.SignedDistance).parameters else {}
+    return module.SignedDistance(V, F, queries_hint=len(Q), **kwargs)(Q)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("base", help="the other checkout (A), e.g. a git worktree of an earlier commit")
+    ap.add_argument("meshes", nargs="+", help="mesh files")
+    ap.add_argument("--subdivide", type=int, nargs="+", default=[0], help="midpoint subdivisions to apply (x4 faces each)")
+    ap.add_argument("--points", type=int, default=500_000, help="query points per mesh (DeepSDF's distribution)")
+    ap.add_argument("--repeat", type=int, default=5, help="rounds of distance, A and B (A and B swap order each round)")
+    args = ap.parse_args()
+    import trimesh
+
+    a, b = load_package("a_source", args.base), load_package("b_source", ROOT)
+    from b_source.mesh_io import load_mesh, normalization_parameters
+    from b_source.mesh_sampler import MeshSampler
+
+    for mesh in args.meshes:
+        for sub in args.subdivide:
+            V, F = load_mesh(mesh)
+            for _ in range(sub):
+                V, F = trimesh.remesh.subdivide(V, F)
+            off, sc = normalization_parameters(V, F)
+            V = (V + off) * sc
+            Q = MeshSampler(num_samples=args.points).sample_points(V, F, np.random.default_rng(0))
+            t = {"distance": [], "a": [], "b": []}
+            for r in range(args.repeat):
+                s = time.perf_counter(); b.unsigned_distance(V, F, Q); t["distance"].append(time.perf_counter() - s)
+                for k, m in ((("a", a), ("b", b)) if r % 2 == 0 else (("b", b), ("a", a))):
+                    s = time.perf_counter(); signed(m, V, F, Q); t[k].append(time.perf_counter() - s)
+            d = np.array(t["distance"])
+            ra, rb = np.array(t["a"]) / d, np.array(t["b"]) / d
+            print(json.dumps({"mesh": Path(mesh).name, "subdivide": sub, "faces": int(len(F)), "points": len(Q),
+                              "igl_threads": os.environ.get("IGL_NUM_THREADS"), "distance_s": round(float(np.median(d)), 3),
+                              "a_ratio": round(float(np.median(ra)), 2), "b_ratio": round(float(np.median(rb)), 2),
+                              "a_runs": [round(x, 2) for x in ra], "b_runs": [round(x, 2) for x in rb]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
