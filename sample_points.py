@@ -22,7 +22,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="EmbeddedShapes", help="dataset folder name under --data-dir")
     ap.add_argument("--data-dir", default="data", help="root of the data folder")
-    ap.add_argument("--workers", type=int, default=2, help="meshes processed in parallel")
+    ap.add_argument("--workers", type=int, default=2, help="meshes processed in parallel; each worker gets cores / workers libigl threads, and with more "
+                    "than one its exact distance runs in forked children beside the sign's set-up (Linux)")
     ap.add_argument("--num-samples", type=int, default=500_000, help="SDF samples per mesh (DeepSDF: 500,000)")
     ap.add_argument("--surface-samples", type=int, default=30_000, help="surface points per mesh for evaluation")
     ap.add_argument("--sign", choices=SIGN_METHODS, default="winding",
