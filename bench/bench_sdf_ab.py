@@ -1,8 +1,8 @@
 """Side by side in one process: the bare exact distance, SignedDistance of another checkout (A), and this
 checkout's (B), alternated on the same mesh and points, so that the machine's load hits all three alike.
 
-  git worktree add /tmp/base <commit>            # the code to compare against
-  python bench/bench_sdf_ab.py /tmp/base MESH [MESH ...] [--subdivide 0 1] [--repeat 5]
+  git worktree add ../base <commit>             # the code to compare against
+  python bench/bench_sdf_ab.py ../base MESH [MESH ...] [--subdivide 0 1] [--repeat 5]
 Each checkout's SignedDistance is called as its own sampler calls it: with `queries=` where it takes
 that argument. Prints one JSON line per mesh: median ratios to the distance, and every run's ratio.
 Threads: set IGL_NUM_THREADS (libigl reads it once per process).
