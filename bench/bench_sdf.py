@@ -3,7 +3,7 @@
   python bench/bench_sdf.py MESH [MESH ...] [--subdivide 0 2 4] [--threads 1 2]
 For each mesh: 500,000 DeepSDF-distributed points; times of (a) libigl's exact unsigned distance alone,
 (b) SignedDistance as the sampler calls it (distance + winding-number sign, parts re-oriented; with more
-than one thread the distance runs in a forked child during the set-up), and (c) trimesh's
+than one thread the distance runs in forked children during the set-up), and (c) trimesh's
 proximity.signed_distance on a 20,000-point subset (it is slow and its memory grows with the points),
 compared per point (trimesh needs `pip install rtree` for this). Threads: libigl's worker threads (IGL_NUM_THREADS), each setting in a fresh process.
 """

@@ -48,7 +48,7 @@ import numpy as np
 from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _parts, _planes,
                             drop_twin_faces, merged_vertex_ids, orient_components, row_ids,
                             same_vertex_faces)
-from .forked_distance import BackgroundDistance, can_fork, igl_threads
+from .forked_distance import BackgroundDistance, aabb_query, can_fork, igl_threads
 from .ray_casts import Rays, _crossings, _hits_along
 from .triangle_points import _barycentric, _corner_angles, _strip_points
 
@@ -103,14 +103,10 @@ def exact_winding_number(V, F, Q, few=24):
     return out
 
 
-def unsigned_distance(V, F, Q, tree=None):
-    """Exact distance from Q to the mesh, plus the closest face index and closest point.
-    tree: an igl.AABB built on (V, F) to reuse; without it one is built for this call."""
-    Q = np.ascontiguousarray(Q, dtype=np.float64)
-    if tree is None:
-        sq, face, closest = igl.point_mesh_squared_distance(Q, V, F)
-    else:
-        sq, face, closest = tree.squared_distance(V, F, Q)
+def unsigned_distance(V, F, Q):
+    """Exact distance from Q to the mesh, plus the closest face index and closest point (the bare query
+    that the benchmarks and tests hold the signed distance against)."""
+    sq, face, closest = igl.point_mesh_squared_distance(np.ascontiguousarray(Q, dtype=np.float64), V, F)
     return np.sqrt(sq), face.astype(np.int64), closest
 
 
@@ -135,7 +131,7 @@ class SignedDistance:
         # The distance is taken to these faces: the orientation repair below turns faces over but moves
         # none, and distances do not depend on a face's winding.
         self._F_dist = self.F
-        self._tree = None  # libigl's AABB tree for the distance queries, built once when first needed
+        self._distance = None  # aabb_query on those faces (its tree built once), when first needed
         # queries known now, on a worker with more than one core: their distance is computed by forked
         # children while this process sets up the sign (see PREFETCH_MAX and forked_distance)
         self._prefetch = None
@@ -558,8 +554,6 @@ class SignedDistance:
             if pending >= WINDING_BATCH:
                 flush()
                 pending = 0
-        if pre is not None:
-            pre.cancel()  # (done already unless a child failed)
         if todo:
             flush()
         self.last_fallback = n_rest / max(len(Q), 1)  # share of the queries that tier 3 answered
@@ -625,10 +619,9 @@ class SignedDistance:
         unsigned), and for those the anchor to start from (index into self.anchors, -1 elsewhere).
         known_distance: libigl's (squared distance, face, closest point) at Q where already computed."""
         if known_distance is None:
-            if self._tree is None:
-                self._tree = igl.AABB()
-                self._tree.init(self.V, self._F_dist)
-            known_distance = self._tree.squared_distance(self.V, self._F_dist, np.ascontiguousarray(Q))
+            if self._distance is None:
+                self._distance = aabb_query(self.V, self._F_dist)
+            known_distance = self._distance(np.ascontiguousarray(Q))
         sq, face, closest = known_distance
         dist, face = np.sqrt(sq), face.astype(np.int64)
         if not self.use_labels:

@@ -11,9 +11,9 @@ triangles seen from both sides ("bad triangles"); the original meant to reject a
 
 Here the cameras are a numpy z-buffer rasteriser (`render_view`): the same pictures, no GPU or display.
 """
-import os
-
 import numpy as np
+
+from .forked_distance import igl_threads
 
 # The original's defaults.
 VIEWS = 100
@@ -168,7 +168,7 @@ class VirtualScan:
         # queries in grid-cell order: neighbouring queries walk the same tree nodes (1.5x faster)
         cell = np.clip(((Q + 1) * 32).astype(np.int64), 0, 63)
         order = np.lexsort((cell[:, 2], cell[:, 1], cell[:, 0]))
-        threads = int(os.environ.get("IGL_NUM_THREADS", "-1"))  # a sampling worker's share of the cores
+        threads = igl_threads()  # a sampling worker's share of the cores
         for s in range(0, len(Q), chunk):
             sel = order[s : s + chunk]
             q = Q[sel]
