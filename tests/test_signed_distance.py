@@ -7,8 +7,9 @@ import trimesh
 from source.shape_families import part_sdf, shape_sdf
 import source.ray_casts as ray_casts
 import source.signed_distance as signed_distance
-from source.signed_distance import (Rays, SignedDistance, _barycentric, _strip_points, drop_twin_faces,
-                                    exact_winding_number, orient_components, unsigned_distance, winding_number)
+from source.signed_distance import (Rays, SignedDistance, _barycentric, _cone_caps, _split_long_faces, _strip_points,
+                                    drop_twin_faces, exact_winding_number, orient_components, unsigned_distance,
+                                    winding_number)
 
 
 def _queries(n=20_000, seed=0, scale=1.0):
@@ -417,3 +418,60 @@ def test_region_probes_misread_by_the_fast_winding_number_are_measured_again(mon
     at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F)))[:2])
     np.testing.assert_allclose(np.concatenate([w_plus, w_minus]), igl.winding_number(S.V, S.F, at), atol=0.05)
     assert bool(exact_calls) != counts  # the exact winding number only where the counts were refused
+
+
+def test_long_faces_cut_for_the_winding_number_keep_the_surface():
+    """_split_long_faces: no edge longer than asked, the faces already short enough kept as they are, the same
+    vector area (orientation kept) and the same exact winding number everywhere (the same surface); and the
+    signed distance of a box whose faces are all cut for the fast winding number is still exact."""
+    m = trimesh.creation.box(extents=(0.6, 0.4, 1.0))
+    sheet = np.array([[0.0, 0.0, 0.0], [2.0, 0.1, 0.0], [0.0, 0.05, 0.3]])  # a long thin open triangle
+    V = np.concatenate([m.vertices, sheet])
+    F = np.concatenate([m.faces, [[8, 9, 10]]])
+    small = trimesh.creation.icosphere(subdivisions=1, radius=0.05)  # faces shorter than the limit
+    V, F = np.concatenate([V, small.vertices + 0.7]), np.concatenate([F, small.faces + len(V)])
+    Vs, Fs = _split_long_faces(V, F, 0.2)
+    edges = Vs[Fs] - Vs[Fs][:, [1, 2, 0]]
+    assert np.linalg.norm(edges, axis=2).max() <= 0.2 and len(Fs) > 10 * len(F) // 2
+    short = np.linalg.norm(V[F] - V[F][:, [1, 2, 0]], axis=2).max(1) <= 0.2
+    assert short.sum() == len(small.faces)
+    kept = {tuple(f) for f in Fs.tolist()}
+    assert all(tuple(f) in kept for f in F[short].tolist())  # same vertex ids: the old vertices come first
+    area = lambda V, F: np.cross(V[F[:, 1]] - V[F[:, 0]], V[F[:, 2]] - V[F[:, 0]]).sum(0)
+    np.testing.assert_allclose(area(Vs, Fs), area(V, F), atol=1e-12)
+    Q = _queries(200, seed=5, scale=1.2)
+    np.testing.assert_allclose(igl.winding_number(Vs, Fs, Q), igl.winding_number(V, F, Q), atol=1e-9)
+    S = SignedDistance(np.asarray(m.vertices), np.asarray(m.faces), queries_hint=10**7)
+    Q = _queries(20_000, seed=6)
+    truth = part_sdf({"type": "box", "center": [0, 0, 0], "half": [0.3, 0.2, 0.5]}, Q)
+    np.testing.assert_allclose(S(Q), truth, atol=1e-9)
+    assert len(S._w_mesh[1]) > 4 * len(m.faces)  # the fast winding number was taken on the cut faces
+
+
+def test_cone_caps_close_each_loop_with_its_own_rings():
+    """Caps over two boundary loops, a circle of 64 short edges and a triangle: each cone cut into strips
+    about as long as its loop's edges (8 rings at most: 64 x 15 faces; one ring: 3 faces), with the loops as
+    their only boundary, running the way the mesh's boundary runs, and the same surface as uncut cones (the
+    same exact winding number)."""
+    t = 2 * np.pi * np.arange(64) / 64
+    circle = np.stack([0.3 * np.cos(t), 0.3 * np.sin(t), np.zeros(64)], 1)
+    triangle = np.array([[1.0, 0.0, 0.2], [1.2, 0.0, 0.2], [1.1, 0.17, 0.25]])
+    at = np.concatenate([circle, triangle])
+    loops = [np.arange(64), 64 + np.arange(3)]
+    run = np.concatenate([np.stack([l, np.roll(l, -1)], 1) for l in loops])  # boundary edges, a -> b
+    edges, net = np.sort(run, axis=1), np.where(run[:, 0] < run[:, 1], 1, -1)
+    Vc, Fc = _cone_caps(at, edges, net)[:2]
+    assert len(Fc) == 64 * 15 + 3
+    np.testing.assert_array_equal(Vc[:67], at)  # the loops' vertices come first
+    # the caps' boundary: every directed edge not cancelled by its reverse, counted as net counts it
+    a, b = Fc.reshape(-1), Fc[:, [1, 2, 0]].reshape(-1)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    key, where = np.unique(lo * len(Vc) + hi, return_inverse=True)
+    count = np.bincount(where, weights=np.where(a < b, 1.0, -1.0))
+    boundary = key[count != 0]
+    np.testing.assert_array_equal(boundary, np.sort(edges[:, 0] * len(Vc) + edges[:, 1]))
+    np.testing.assert_array_equal(count[count != 0], net[np.argsort(edges[:, 0] * len(Vc) + edges[:, 1])])
+    Q = _queries(300, seed=7, scale=1.3)
+    Vc1, Fc1 = _cone_caps(at, edges, net, max_rings=1)[:2]
+    assert len(Fc1) == 67
+    np.testing.assert_allclose(igl.winding_number(Vc, Fc, Q), igl.winding_number(Vc1, Fc1, Q), atol=1e-9)
