@@ -51,7 +51,7 @@ from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_p
                             same_vertex_faces)
 from .forked_distance import BackgroundDistance, aabb_query, can_fork, igl_threads
 from .ray_casts import Rays, _crossings, _hits_along
-from .triangle_points import _barycentric, _corner_angles, _strip_points
+from .triangle_points import _corner_angles, _strip_points, barycentric_in_faces
 
 _BARY_EPS = 1e-9
 # Largest distance between the test points of a face, as a share of the bounding-box diagonal x 2.
@@ -193,6 +193,7 @@ class SignedDistance:
             self._pairs = _face_pairs(self.edge_of)  # faces sharing an edge: (a, b, edge), see _face_pairs
             self._label_faces(tri)
             self._build_pseudonormals(tri)
+            self._bary = barycentric_in_faces(self.V, self.F)  # closest points' barycentric coordinates (tier 2)
 
     def _w(self, Q):
         """The fast winding number of the mesh at test points Q just off its faces, its long faces cut first
@@ -664,7 +665,7 @@ class SignedDistance:
             return dist, np.ones(len(Q), dtype=bool), np.full(len(Q), -1)
         inside = np.zeros(len(Q), dtype=bool)
         known = np.zeros(len(Q), dtype=bool)
-        bary = _barycentric(self.V[self.F[face]], closest)  # (n, 3)
+        bary = self._bary(face, closest)  # (n, 3)
         small = bary < _BARY_EPS
         nsmall = small.sum(1)
         delta = Q - closest

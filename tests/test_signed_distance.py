@@ -7,9 +7,10 @@ import trimesh
 from source.shape_families import part_sdf, shape_sdf
 import source.ray_casts as ray_casts
 import source.signed_distance as signed_distance
-from source.signed_distance import (Rays, SignedDistance, _barycentric, _cone_caps, _split_long_faces, _strip_points,
+from source.signed_distance import (Rays, SignedDistance, _cone_caps, _split_long_faces, _strip_points,
                                     drop_twin_faces, exact_winding_number, orient_components, unsigned_distance,
                                     winding_number)
+from source.triangle_points import _barycentric, barycentric_in_faces
 
 
 def _queries(n=20_000, seed=0, scale=1.0):
@@ -475,3 +476,20 @@ def test_cone_caps_close_each_loop_with_its_own_rings():
     Vc1, Fc1 = _cone_caps(at, edges, net, max_rings=1)[:2]
     assert len(Fc1) == 67
     np.testing.assert_allclose(igl.winding_number(Vc, Fc, Q), igl.winding_number(Vc1, Fc1, Q), atol=1e-9)
+
+
+def test_barycentric_in_faces_is_the_same_arithmetic():
+    """The per-face precomputed barycentric coordinates equal _barycentric's bit for bit (tier 2 decides by
+    coordinates under 1e-9), on points inside, on the edges and vertices of, and off the faces of a torus, and
+    on a degenerate face."""
+    m = trimesh.creation.torus(major_radius=0.5, minor_radius=0.2)
+    V = np.concatenate([m.vertices, [[0, 0, 0], [1, 1, 1], [2, 2, 2]]])  # a degenerate face: collinear corners
+    F = np.concatenate([m.faces, [[len(m.vertices), len(m.vertices) + 1, len(m.vertices) + 2]]])
+    rng = np.random.default_rng(8)
+    face = rng.integers(0, len(F), 5000)
+    w = rng.dirichlet(np.ones(3), 5000)
+    w[:1000] = np.eye(3)[rng.integers(0, 3, 1000)]  # vertices
+    w[1000:2000, rng.integers(0, 3)] = 0.0  # edges
+    w /= w.sum(1, keepdims=True)
+    p = np.einsum("nk,nkd->nd", w, V[F[face]]) + 0.01 * rng.normal(size=(5000, 3)) * (np.arange(5000) >= 4000)[:, None]
+    np.testing.assert_array_equal(barycentric_in_faces(V, F)(face, p), _barycentric(V[F[face]], p))
