@@ -503,7 +503,8 @@ class SignedDistance:
         # which come first in Vc (_cone_caps)
         n_rim = len(np.unique(self.edges[net != 0]))
         ec = np.sort(np.concatenate([Fc[:, [0, 1]], Fc[:, [1, 2]], Fc[:, [2, 0]]]), axis=1)
-        ec = np.unique(ec, axis=0)
+        key = np.unique(ec[:, 0] * len(Vc) + ec[:, 1])  # the rows of np.unique(ec, axis=0), in its order
+        ec = np.stack([key // len(Vc), key % len(Vc)], axis=1)
         ec = ec[ec[:, 1] >= n_rim]
         _, face = _hits_along(self.rays, Vc[ec[:, 0]], Vc[ec[:, 1]] - Vc[ec[:, 0]])
         out = np.zeros(len(self.F), dtype=bool)
