@@ -193,7 +193,7 @@ class SignedDistance:
             self._pairs = _face_pairs(self.edge_of)  # faces sharing an edge: (a, b, edge), see _face_pairs
             self._label_faces(tri)
             self._build_pseudonormals(tri)
-            self._bary = barycentric_in_faces(self.V, self.F)  # closest points' barycentric coordinates (tier 2)
+            self._bary = barycentric_in_faces(tri)  # closest points' barycentric coordinates (tier 2)
 
     def _w(self, Q):
         """The fast winding number of the mesh at test points Q just off its faces, its long faces cut first

@@ -33,22 +33,10 @@ def _strip_points(tri, h):
     return pts, face, cell
 
 
-def _barycentric(tri, p):
-    """Barycentric coordinates of points p (n, 3) in triangles tri (n, 3, 3)."""
-    v0, v1, v2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], p - tri[:, 0]
-    d00, d01, d11 = (v0 * v0).sum(1), (v0 * v1).sum(1), (v1 * v1).sum(1)
-    d20, d21 = (v2 * v0).sum(1), (v2 * v1).sum(1)
-    den = np.where(np.abs(d00 * d11 - d01 * d01) > 0, d00 * d11 - d01 * d01, 1.0)
-    b1 = (d11 * d20 - d01 * d21) / den
-    b2 = (d00 * d21 - d01 * d20) / den
-    return np.stack([1.0 - b1 - b2, b1, b2], axis=1)
-
-
-def barycentric_in_faces(V, F):
-    """A function (face (n,), p (n, 3)) -> the barycentric coordinates of points p in the faces `face` of
-    (V, F): _barycentric's arithmetic, bit for bit, with each face's own terms computed once here (its
-    corner, edges and Gram determinant: 13 floats per face) instead of gathering its corners per point."""
-    tri = np.asarray(V)[np.asarray(F)]  # (nf, 3 corners, 3)
+def barycentric_in_faces(tri):
+    """A function (face (n,), p (n, 3)) -> the barycentric coordinates of points p in the triangles
+    tri[face] (tri: (nf, 3 corners, 3)), with each triangle's own terms computed once here (its corner, edges
+    and Gram determinant: 13 floats per face) instead of gathering its corners per point."""
     o, v0, v1 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
     d00, d01, d11 = (v0 * v0).sum(1), (v0 * v1).sum(1), (v1 * v1).sum(1)
     den = np.where(np.abs(d00 * d11 - d01 * d01) > 0, d00 * d11 - d01 * d01, 1.0)
