@@ -4,8 +4,10 @@ checkout's (B), alternated on the same mesh and points, so that the machine's lo
   git worktree add ../base <commit>             # the code to compare against
   python bench/bench_sdf_ab.py ../base MESH [MESH ...] [--subdivide 0 1] [--repeat 5]
 Each checkout's SignedDistance is called as its own sampler calls it: with `queries=` where it takes
-that argument. Prints one JSON line per mesh: median ratios to the distance, and every run's ratio.
-Threads: set IGL_NUM_THREADS (libigl reads it once per process).
+that argument. Prints one JSON line per mesh: median ratios to the distance, and every run's ratio. The
+distance is libigl's bare query on the mesh's own faces; `cut_distance_s` and `b_over_cut` are the same
+query on this checkout's cut faces (long_faces.cut_for_distance, which SignedDistance now queries) and B's
+time over it: the cost of the sign alone. Threads: set IGL_NUM_THREADS (libigl reads it once per process).
 """
 import argparse
 import importlib.util
@@ -47,6 +49,7 @@ def main():
     import trimesh
 
     a, b = load_package("a_source", args.base), load_package("b_source", ROOT)
+    from b_source.long_faces import cut_for_distance
     from b_source.mesh_io import load_mesh, normalization_parameters
     from b_source.mesh_sampler import MeshSampler
 
@@ -58,16 +61,22 @@ def main():
             off, sc = normalization_parameters(V, F)
             V = (V + off) * sc
             Q = MeshSampler(num_samples=args.points).sample_points(V, F, np.random.default_rng(0))
-            t = {"distance": [], "a": [], "b": []}
+            t = {"distance": [], "cut": [], "a": [], "b": []}
+            tri = V[F]
+            longest = np.sqrt(np.max([((tri[:, k] - tri[:, k - 1]) ** 2).sum(1) for k in range(3)], axis=0))
+            Vc, Fc, _ = cut_for_distance(V, F, longest, np.linalg.norm(V.max(0) - V.min(0)))
             for r in range(args.repeat):
                 s = time.perf_counter(); b.unsigned_distance(V, F, Q); t["distance"].append(time.perf_counter() - s)
+                s = time.perf_counter(); b.unsigned_distance(Vc, Fc, Q); t["cut"].append(time.perf_counter() - s)
                 for k, m in ((("a", a), ("b", b)) if r % 2 == 0 else (("b", b), ("a", a))):
                     s = time.perf_counter(); signed(m, V, F, Q); t[k].append(time.perf_counter() - s)
-            d = np.array(t["distance"])
+            d, dc = np.array(t["distance"]), np.array(t["cut"])
             ra, rb = np.array(t["a"]) / d, np.array(t["b"]) / d
-            print(json.dumps({"mesh": Path(mesh).name, "subdivide": sub, "faces": int(len(F)), "points": len(Q),
-                              "igl_threads": os.environ.get("IGL_NUM_THREADS"), "distance_s": round(float(np.median(d)), 3),
+            print(json.dumps({"mesh": Path(mesh).name, "subdivide": sub, "faces": int(len(F)), "cut_faces": int(len(Fc)),
+                              "points": len(Q), "igl_threads": os.environ.get("IGL_NUM_THREADS"),
+                              "distance_s": round(float(np.median(d)), 3), "cut_distance_s": round(float(np.median(dc)), 3),
                               "a_ratio": round(float(np.median(ra)), 2), "b_ratio": round(float(np.median(rb)), 2),
+                              "b_over_cut": round(float(np.median(np.array(t["b"]) / dc)), 2),
                               "a_runs": [round(x, 2) for x in ra], "b_runs": [round(x, 2) for x in rb]}), flush=True)
 
 

@@ -93,8 +93,11 @@ class Rays:
     included, rarely needed) comes from libigl.
     """
 
-    def __init__(self, V, F, use_embree=True):
+    def __init__(self, V, F, use_embree=True, cut=None):
         self.V, self.F = V, F
+        # libigl's tree may take the same surface with its long faces cut (V', F', origin: long_faces), which
+        # it walks faster; the faces it hits are mapped back to F's
+        self._cut = cut
         span = float(np.linalg.norm(V.max(0) - V.min(0))) if len(V) else 1.0
         self.scale = 2.0 ** np.round(np.log2(4096.0 / max(span, 1e-300)))  # V x scale: ~4,096 units across
         self._tree = None
@@ -112,10 +115,17 @@ class Rays:
     def tree(self):
         """libigl's AABB tree over the scaled mesh, built on first use."""
         if self._tree is None:
-            self._Vs = self.V * self.scale
+            V, F, self._origin = (self.V, self.F, None) if self._cut is None else self._cut
+            self._Vs, self._Fs = V * self.scale, F
             self._tree = igl.AABB()
-            self._tree.init(self._Vs, self.F)
+            self._tree.init(self._Vs, self._Fs)
         return self._tree
+
+    def _faces(self, face):
+        """Faces of F from the faces of the tree's mesh (-1 stays -1)."""
+        if self._origin is None:
+            return face
+        return np.where(face >= 0, self._origin[np.maximum(face, 0)], -1)
 
     def first_hits(self, orig, d, max_t, float64=False):
         """First face hit by each segment orig + t d, 0 <= t <= max_t (a number, or one per segment), and its t
@@ -137,9 +147,9 @@ class Rays:
             face, t = np.empty(len(d), dtype=np.int64), np.empty(len(d))
             for g in np.unique(group):
                 i = np.flatnonzero(group == g)
-                face[i], t[i], _ = tree.intersect_ray_first(self._Vs, self.F, orig[i] * self.scale, unit[i],
+                face[i], t[i], _ = tree.intersect_ray_first(self._Vs, self._Fs, orig[i] * self.scale, unit[i],
                                                             float(reach[i].max()))
-            t = t / self.scale
+            face, t = self._faces(face), t / self.scale
         t = t / length
         face = np.where((face >= 0) & (t <= max_t), face, -1)
         return face, t
@@ -151,14 +161,18 @@ class Rays:
         if len(d) == 0:
             return none, none
         length = np.maximum(np.linalg.norm(d, axis=1), 1e-300)
-        hits = self.tree.intersect_ray(self._Vs, self.F, orig * self.scale, d / length[:, None])
+        hits = self.tree.intersect_ray(self._Vs, self._Fs, orig * self.scale, d / length[:, None])
         n = np.array([len(hs) for hs in hits], dtype=np.int64)
         if n.sum() == 0:
             return none, none
         flat = np.array([h[:2] for hs in hits for h in hs])  # (hits, 2): face, t (scaled units)
         seg, face, t = np.repeat(np.arange(len(d)), n), flat[:, 0].astype(np.int64), flat[:, 1]
         keep = (t >= 0.0) & (t <= max_t * length[seg] * self.scale)
-        return seg[keep], face[keep]
+        seg, face = seg[keep], self._faces(face[keep])
+        if self._origin is not None:  # a segment through a cut meets both of its pieces: one face, once
+            pair = np.unique(seg * len(self.F) + face)
+            seg, face = pair // len(self.F), pair % len(self.F)
+        return seg, face
 
 
 def _embree_available():

@@ -1,6 +1,8 @@
 """Signed distance to a triangle soup that is right on broken meshes (DeepSDF convention: negative inside).
 
-Magnitude: libigl's exact point-to-triangle distance. Sign: the generalised winding number w, with
+Magnitude: libigl's exact point-to-triangle distance, its tree built on the faces with the long ones cut
+(long_faces: the same surface, which the tree splits better; 2x faster on CAD tables). Sign: the
+generalised winding number w, with
 inside = |w| > 0.5, which stays right on overlapping parts without a boolean union, holes and flipped
 parts (see docs/benchmarks.md). Evaluating w at every query costs 1.6x-5x the distance query, so the
 sign is computed in tiers, cheapest first:
@@ -11,7 +13,7 @@ sign is computed in tiers, cheapest first:
 1. Face sides. w is evaluated just off both sides of every face at test points no further apart than the
    label spacing (the centroid of a small face, rows of points on a larger one, so that a part lying flat
    against the face shows up at a test point; w there is taken on the faces cut to at most WINDING_SPLIT
-   long, _split_long_faces, which the fast winding number reads better). A face whose points agree, inside
+   long, split_long_faces, which the fast winding number reads better). A face whose points agree, inside
    on one side and outside on the other, and that no edge of the mesh passes through (parts crossing it,
    however thin), is "clean" and gets a label. On a closed mesh w is the same just off every face of a
    region that nothing crosses or touches (faces joined by two-face edges, none crossed, none within 1e-4 of
@@ -50,6 +52,7 @@ from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_p
                             drop_twin_faces, merged_vertex_ids, orient_components, row_ids,
                             same_vertex_faces)
 from .forked_distance import BackgroundDistance, aabb_query, can_fork, igl_threads
+from .long_faces import cut_for_distance, split_long_faces
 from .ray_casts import Rays, _crossings, _hits_along
 from .triangle_points import _corner_angles, _strip_points, barycentric_in_faces
 
@@ -71,7 +74,7 @@ PREFETCH_MAX = 4_000_000
 # Faces within this of another part's plane (unit normal, offset / bounding-box diagonal) are left out of the
 # regions of _region_side_w: a part lying that close may hold test points just off them.
 REGION_PLANE_TOL = 1e-4
-# Faces longer than this (x the bounding-box diagonal) are cut for the fast winding number (_split_long_faces).
+# Faces longer than this (x the bounding-box diagonal) are cut for the fast winding number (split_long_faces).
 WINDING_SPLIT = 0.1
 
 
@@ -85,29 +88,6 @@ def winding_number(V, F, Q):
     if len(Q) == 0:
         return np.zeros(0)
     return igl.fast_winding_number(V, F, np.ascontiguousarray(Q, dtype=np.float64))
-
-
-def _split_long_faces(V, F, longest):
-    """The same surface, (V', F'), with every face cut in two across its longest edge until no edge is longer
-    than `longest`. The winding number is a sum over the faces' solid angles, so it is unchanged (the cuts
-    leave T-junctions, which a triangle soup's winding number does not mind). libigl's fast winding number
-    approximates clusters of faces seen from afar, and a long face is near many points along it: just off
-    the faces of CAD meshes, which run across whole parts, the cut faces bring it closer to the exact one
-    (ChairArms2, 8,000 test points: off by up to 0.32 instead of 0.6) at less cost (37 instead of 63
-    microseconds per point)."""
-    V, todo, done = np.asarray(V, dtype=np.float64), np.asarray(F, dtype=np.int64), []
-    while len(todo):
-        tri = V[todo]  # (n, 3 corners, 3)
-        opposite = np.stack([((tri[:, (k + 2) % 3] - tri[:, (k + 1) % 3]) ** 2).sum(1) for k in range(3)], 1)
-        cut = opposite.max(1) > longest**2
-        done.append(todo[~cut])
-        t, k = todo[cut], opposite[cut].argmax(1)  # corner a opposite the longest edge b -> c
-        rows = np.arange(len(t))
-        a, b, c = t[rows, k], t[rows, (k + 1) % 3], t[rows, (k + 2) % 3]
-        mid = len(V) + rows
-        V = np.concatenate([V, (V[b] + V[c]) / 2])
-        todo = np.concatenate([np.stack([a, b, mid], 1), np.stack([a, mid, c], 1)])  # wound as (a, b, c)
-    return V, np.concatenate(done)
 
 
 def exact_winding_number(V, F, Q, few=24):
@@ -155,15 +135,21 @@ class SignedDistance:
         if orient_parts:
             self.F = drop_twin_faces(self.V, self.F, self.vid)
         # The distance is taken to these faces: the orientation repair below turns faces over but moves
-        # none, and distances do not depend on a face's winding.
+        # none, and distances do not depend on a face's winding. libigl's tree takes them with their long
+        # faces cut (long_faces: the same surface, the same distance to the last bit or two, 2x faster on
+        # Table7), and the face it finds is mapped back (_dist_origin).
         self._F_dist = self.F
-        self._distance = None  # aabb_query on those faces (its tree built once), when first needed
+        self.span = np.linalg.norm(self.V.max(0) - self.V.min(0))
+        tri = self.V[self.F]  # (nf, 3 corners, 3); the same edges, up to sign, once faces are turned over
+        self.longest = np.sqrt(np.max([((tri[:, k] - tri[:, k - 1]) ** 2).sum(1) for k in range(3)], axis=0))
+        self._V_cut, self._F_cut, self._dist_origin = cut_for_distance(self.V, self._F_dist, self.longest, self.span)
+        self._distance = None  # aabb_query on the cut faces (its tree built once), when first needed
         # queries known now, on a worker with more than one core: their distance is computed by forked
         # children while this process sets up the sign (see PREFETCH_MAX and forked_distance)
         self._prefetch = None
         if queries is not None and 0 < len(queries) <= PREFETCH_MAX and igl_threads() > 1 and can_fork():
             self._prefetch_Q = np.ascontiguousarray(queries, dtype=np.float64)
-            self._prefetch = BackgroundDistance(self.V, self._F_dist, self._prefetch_Q)
+            self._prefetch = BackgroundDistance(self._V_cut, self._F_cut, self._prefetch_Q)
         if orient_parts:
             self.F = orient_components(self.V, self.F, self.vid)
         self.Fm = self.vid[self.F]  # (nf, 3) merged vertex ids
@@ -172,8 +158,6 @@ class SignedDistance:
         area2 = np.linalg.norm(cross, axis=1)
         self.normals = cross / np.maximum(area2, 1e-300)[:, None]
         self.area = 0.5 * area2
-        self.span = np.linalg.norm(self.V.max(0) - self.V.min(0))
-        self.longest = np.sqrt(np.max([((tri[:, k] - tri[:, k - 1]) ** 2).sum(1) for k in range(3)], axis=0))
         self.sliver = 2 * self.area < SLIVER * OFFSET * self.span * self.longest  # (nf,) see SLIVER
         self.spacing = LABEL_SPACING * self.span / 2  # largest gap between the test points of a face
         # test points: the centroid of a face shorter than the spacing, else about area / spacing^2 + a row per spacing
@@ -182,11 +166,12 @@ class SignedDistance:
         # Tiers 1-2 pay off when the test points (w on both sides of each) are few next to the queries;
         # otherwise w is evaluated at every query.
         self.use_labels = face_labels and n_test < queries_hint / 4
-        self._w_mesh = None  # the faces cut for the fast winding number (_split_long_faces), when first needed
+        self._w_mesh = None  # the faces cut for the fast winding number (split_long_faces), when first needed
         self.side_w = None
         self.rays = None  # ray casts (tiers 1 and 3), built with the labels: w at every query needs none
         if self.use_labels:
-            self.rays = Rays(self.V, self.F)
+            cut = len(self._F_cut) > len(self.F)  # libigl's casts on the cut faces too, where any were cut
+            self.rays = Rays(self.V, self.F, cut=(self._V_cut, self._F_cut, self._dist_origin) if cut else None)
             # the mesh's edges, shared by the crossing-edge test, the closed-surface test and the pseudonormals:
             # edges (ne, 2) merged vertex ids, edge_of (nf, 3) the edge id of edge k of face f, faces per edge
             self.edges, self.edge_of, self.edge_count = _edges(self.Fm)
@@ -197,11 +182,11 @@ class SignedDistance:
 
     def _w(self, Q):
         """The fast winding number of the mesh at test points Q just off its faces, its long faces cut first
-        (_split_long_faces). Not at the queries: further off the surface the cut faces' approximation is off
+        (split_long_faces). Not at the queries: further off the surface the cut faces' approximation is off
         by up to 0.006 instead of 0.002, and w at every query got 818 signs wrong on the 42 CAD meshes instead
         of 129, where w is near 0.5."""
         if self._w_mesh is None:
-            self._w_mesh = _split_long_faces(self.V, self.F, WINDING_SPLIT * self.span)
+            self._w_mesh = split_long_faces(self.V, self.F, WINDING_SPLIT * self.span)[:2]
         return winding_number(*self._w_mesh, Q)
 
     # ---- tier 1: which side of each face is inside ----
@@ -658,10 +643,10 @@ class SignedDistance:
         known_distance: libigl's (squared distance, face, closest point) at Q where already computed."""
         if known_distance is None:
             if self._distance is None:
-                self._distance = aabb_query(self.V, self._F_dist)
+                self._distance = aabb_query(self._V_cut, self._F_cut)
             known_distance = self._distance(np.ascontiguousarray(Q))
         sq, face, closest = known_distance
-        dist, face = np.sqrt(sq), face.astype(np.int64)
+        dist, face = np.sqrt(sq), self._dist_origin[face]  # the face of F that the closest cut face is part of
         if not self.use_labels:
             return dist, np.ones(len(Q), dtype=bool), np.full(len(Q), -1)
         inside = np.zeros(len(Q), dtype=bool)

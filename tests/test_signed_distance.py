@@ -7,9 +7,11 @@ import trimesh
 from source.shape_families import part_sdf, shape_sdf
 import source.ray_casts as ray_casts
 import source.signed_distance as signed_distance
-from source.signed_distance import (Rays, SignedDistance, _cone_caps, _split_long_faces, _strip_points,
+from source.signed_distance import (Rays, SignedDistance, _cone_caps, _strip_points,
                                     drop_twin_faces, exact_winding_number, orient_components, unsigned_distance,
                                     winding_number)
+from source.forked_distance import aabb_query
+from source.long_faces import distance_cut_length, split_long_faces
 from source.triangle_points import barycentric_in_faces
 
 
@@ -434,7 +436,7 @@ def test_region_probes_misread_by_the_fast_winding_number_are_measured_again(mon
 
 
 def test_long_faces_cut_for_the_winding_number_keep_the_surface():
-    """_split_long_faces: no edge longer than asked, the faces already short enough kept as they are, the same
+    """split_long_faces: no edge longer than asked, the faces already short enough kept as they are, the same
     vector area (orientation kept) and the same exact winding number everywhere (the same surface); and the
     signed distance of a box whose faces are all cut for the fast winding number is still exact."""
     m = trimesh.creation.box(extents=(0.6, 0.4, 1.0))
@@ -443,7 +445,7 @@ def test_long_faces_cut_for_the_winding_number_keep_the_surface():
     F = np.concatenate([m.faces, [[8, 9, 10]]])
     small = trimesh.creation.icosphere(subdivisions=1, radius=0.05)  # faces shorter than the limit
     V, F = np.concatenate([V, small.vertices + 0.7]), np.concatenate([F, small.faces + len(V)])
-    Vs, Fs = _split_long_faces(V, F, 0.2)
+    Vs, Fs, origin = split_long_faces(V, F, 0.2)
     edges = Vs[Fs] - Vs[Fs][:, [1, 2, 0]]
     assert np.linalg.norm(edges, axis=2).max() <= 0.2 and len(Fs) > 10 * len(F) // 2
     short = np.linalg.norm(V[F] - V[F][:, [1, 2, 0]], axis=2).max(1) <= 0.2
@@ -452,6 +454,13 @@ def test_long_faces_cut_for_the_winding_number_keep_the_surface():
     assert all(tuple(f) in kept for f in F[short].tolist())  # same vertex ids: the old vertices come first
     area = lambda V, F: np.cross(V[F[:, 1]] - V[F[:, 0]], V[F[:, 2]] - V[F[:, 0]]).sum(0)
     np.testing.assert_allclose(area(Vs, Fs), area(V, F), atol=1e-12)
+    # each piece lies in the face it came from, and the pieces of a face add up to it (vector area)
+    va = lambda V, F: np.cross(V[F[:, 1]] - V[F[:, 0]], V[F[:, 2]] - V[F[:, 0]])
+    pieces = np.stack([np.bincount(origin, weights=va(Vs, Fs)[:, k], minlength=len(F)) for k in range(3)], 1)
+    np.testing.assert_allclose(pieces, va(V, F), atol=1e-12)
+    n = va(V, F) / np.linalg.norm(va(V, F), axis=1)[:, None]
+    off_plane = np.einsum("nkd,nd->nk", Vs[Fs] - V[F[origin, :1]], n[origin])
+    assert np.abs(off_plane).max() < 1e-12
     Q = _queries(200, seed=5, scale=1.2)
     np.testing.assert_allclose(igl.winding_number(Vs, Fs, Q), igl.winding_number(V, F, Q), atol=1e-9)
     S = SignedDistance(np.asarray(m.vertices), np.asarray(m.faces), queries_hint=10**7)
@@ -459,6 +468,45 @@ def test_long_faces_cut_for_the_winding_number_keep_the_surface():
     truth = part_sdf({"type": "box", "center": [0, 0, 0], "half": [0.3, 0.2, 0.5]}, Q)
     np.testing.assert_allclose(S(Q), truth, atol=1e-9)
     assert len(S._w_mesh[1]) > 4 * len(m.faces)  # the fast winding number was taken on the cut faces
+
+
+def test_distance_and_ray_casts_on_cut_faces_name_the_files_faces():
+    """Long faces are cut for libigl's distance tree and ray casts (long_faces.distance_cut_length): the
+    distance is the bare query's on the uncut faces, the closest face and every face a ray meets are faces of
+    the file (each once, though a segment may pass through a cut), and the signs are still exact."""
+    # a box of 12 long faces beside a finely cut sphere: the box's faces are 8 x longer than the median face
+    box = trimesh.creation.box(extents=(0.8, 0.5, 0.6))
+    ball = trimesh.creation.icosphere(subdivisions=3, radius=0.15)
+    V = np.concatenate([box.vertices, ball.vertices + [0.7, 0.0, 0.0]])
+    F = np.concatenate([box.faces, ball.faces + len(box.vertices)])
+    S = SignedDistance(V, F, queries_hint=10**7)
+    assert len(S._F_cut) > len(F) and S._dist_origin.max() == len(F) - 1
+    assert distance_cut_length(S.longest, S.span) < np.linalg.norm([0.8, 0.5])  # the box's faces were cut
+    Q = _queries(20_000, seed=8)
+    dist, face, closest = unsigned_distance(V, F, Q)
+    sq, cut_face, cut_closest = aabb_query(S._V_cut, S._F_cut)(Q)
+    np.testing.assert_allclose(np.sqrt(sq), dist, atol=1e-12)
+    np.testing.assert_allclose(cut_closest, closest, atol=1e-9)
+    # the file's face that each cut face came from holds the closest point
+    face_of = S._dist_origin[cut_face]
+    tri = V[F[face_of]]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normal /= np.linalg.norm(normal, axis=1)[:, None]
+    assert np.abs(np.einsum("nd,nd->n", cut_closest - tri[:, 0], normal)).max() < 1e-12
+    bary = _barycentric(tri, cut_closest)
+    assert bary.min() > -1e-9
+    box_sdf = part_sdf({"type": "box", "center": [0, 0, 0], "half": [0.4, 0.25, 0.3]}, Q)
+    # the icosphere is a polyhedron: the sign is compared away from its faces and the box's
+    ball = np.linalg.norm(Q - [0.7, 0.0, 0.0], axis=1) - 0.15
+    far = (np.abs(box_sdf) > 1e-3) & ((ball < -0.15 * 0.02) | (ball > 0))
+    np.testing.assert_array_equal((S(Q) < 0)[far], ((box_sdf < 0) | (ball < 0))[far])
+    np.testing.assert_allclose(np.abs(S(Q)), dist, atol=1e-12)
+    # a segment along the box's top face diagonal crosses the cuts: every face met is the file's, once
+    o = np.array([[-0.3, 0.0, 0.5], [0.2, 0.1, -0.5]])
+    d = np.array([[0.0, 0.0, -1.0], [0.0, 0.0, 1.0]])
+    seg, hit = S.rays.all_hits(o, d)
+    assert sorted(zip(seg.tolist(), hit.tolist())) == sorted(set(zip(seg.tolist(), hit.tolist())))
+    assert (np.bincount(seg, minlength=2) == 2).all() and hit.max() < len(box.faces)
 
 
 def test_cone_caps_close_each_loop_with_its_own_rings():
