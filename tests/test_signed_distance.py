@@ -408,7 +408,7 @@ def test_region_probes_misread_by_the_fast_winding_number_are_measured_again(mon
     counting crossings from a clean probe, or (counts=False: every count refused) evaluated exactly.
     Simulated by adding 0.3 to the first values of each call of the fast winding number (the first region's
     probes), on a box nested in another."""
-    fast = signed_distance.winding_number
+    fast = signed_distance.WindingNumber.__call__
     if not counts:
         carried = SignedDistance._carried_k
         monkeypatch.setattr(SignedDistance, "_carried_k",
@@ -417,12 +417,12 @@ def test_region_probes_misread_by_the_fast_winding_number_are_measured_again(mon
     exact = signed_distance.exact_winding_number
     monkeypatch.setattr(signed_distance, "exact_winding_number", lambda *a: exact_calls.append(1) or exact(*a))
 
-    def misread(V, F, Q):
-        w = fast(V, F, Q)
+    def misread(self, Q):
+        w = fast(self, Q)
         w[:3] += 0.3
         return w
 
-    monkeypatch.setattr(signed_distance, "winding_number", misread)
+    monkeypatch.setattr(signed_distance.WindingNumber, "__call__", misread)
     outer = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
     inner = trimesh.creation.box(extents=(0.4, 0.4, 0.4))
     mesh = trimesh.util.concatenate([outer, inner]).subdivide_to_size(0.1)
@@ -467,7 +467,7 @@ def test_long_faces_cut_for_the_winding_number_keep_the_surface():
     Q = _queries(20_000, seed=6)
     truth = part_sdf({"type": "box", "center": [0, 0, 0], "half": [0.3, 0.2, 0.5]}, Q)
     np.testing.assert_allclose(S(Q), truth, atol=1e-9)
-    assert len(S._w_mesh[1]) > 4 * len(m.faces)  # the fast winding number was taken on the cut faces
+    assert len(S._w_mesh.F) > 4 * len(m.faces)  # the fast winding number was taken on the cut faces
 
 
 def test_distance_and_ray_casts_on_cut_faces_name_the_files_faces():
