@@ -461,6 +461,10 @@ def test_long_faces_cut_for_the_winding_number_keep_the_surface():
     n = va(V, F) / np.linalg.norm(va(V, F), axis=1)[:, None]
     off_plane = np.einsum("nkd,nd->nk", Vs[Fs] - V[F[origin, :1]], n[origin])
     assert np.abs(off_plane).max() < 1e-12
+    # more pieces than max_faces: the mesh as it is (bounded memory on a mesh of long slivers)
+    Vm, Fm, om = split_long_faces(V, F, 0.2, max_faces=len(Fs) - 1)
+    assert np.array_equal(Vm, V) and np.array_equal(Fm, F) and np.array_equal(om, np.arange(len(F)))
+    assert len(split_long_faces(V, F, 0.2, max_faces=len(Fs))[1]) == len(Fs)
     Q = _queries(200, seed=5, scale=1.2)
     np.testing.assert_allclose(igl.winding_number(Vs, Fs, Q), igl.winding_number(V, F, Q), atol=1e-9)
     S = SignedDistance(np.asarray(m.vertices), np.asarray(m.faces), queries_hint=10**7)
