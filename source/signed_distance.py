@@ -62,6 +62,9 @@ LABEL_SPACING = 0.03
 # Points per winding-number call: each call rebuilds libigl's hierarchy, so calls are few and large
 # (24 bytes per point held until the call).
 WINDING_BATCH = 2_000_000
+# With the distance computed by forked children, tier 3 runs every this many queries, beside the children,
+# instead of once at the end with their cores idle (the hierarchies are kept, so a call costs no rebuild).
+PREFETCH_TIER3_BATCH = 65_536
 # Test points lie this far off their face (x the bounding-box diagonal).
 OFFSET = 1e-6
 # Faces narrower than this many offsets (height over their longest edge) are slivers: a point just off such
@@ -596,7 +599,7 @@ class SignedDistance:
             todo.append(s + np.flatnonzero(rest))
             pending += len(todo[-1])
             n_rest += len(todo[-1])
-            if pending >= WINDING_BATCH:
+            if pending >= (WINDING_BATCH if pre is None else PREFETCH_TIER3_BATCH):
                 flush()
                 pending = 0
         if todo:

@@ -58,6 +58,12 @@ def test_forked_distance_equals_in_process(monkeypatch):
     assert serial._prefetch is None  # one thread: no child
     expected = serial(Q)
     _threads(monkeypatch, 2)
+    # tier 3 in small batches beside the children (PREFETCH_TIER3_BATCH): several calls, the same result
+    monkeypatch.setattr(signed_distance, "PREFETCH_TIER3_BATCH", 2_000)
+    flushes = []
+    continued = SignedDistance.continued_winding_number
+    monkeypatch.setattr(SignedDistance, "continued_winding_number",
+                        lambda self, *a, **kw: flushes.append(len(a[0])) or continued(self, *a, **kw))
     for labels in (True, False):
         S = SignedDistance(V, F, queries_hint=10**6, face_labels=labels, queries=Q)
         assert S._prefetch is not None
@@ -66,6 +72,8 @@ def test_forked_distance_equals_in_process(monkeypatch):
         out = S(Q)
         assert len(pids) == 2 and all(_child_gone(p) for p in pids)
         np.testing.assert_array_equal(out, expected if labels else SignedDistance(V, F, face_labels=False)(Q))
+        if labels:
+            assert len(flushes) > 1 and sum(flushes) == round(S.last_fallback * len(Q))
     # and the children's raw result (9 batches, on 1, 2 and 3 children) is libigl's in one call in this
     # process (on several threads: over 10,000 points), bit for bit
     for workers in (1, 2, 3):
