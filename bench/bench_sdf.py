@@ -36,9 +36,7 @@ def run_one(mesh, subdivide, n, trimesh_n, deepsdf=False, repeat=3):
     Q = MeshSampler(num_samples=n).sample_points(V, F, np.random.default_rng(0))
     # the same bare query on the faces cut as SignedDistance cuts them for libigl's tree (long_faces): the
     # floor of the distance as this project computes it, and what the sign costs beyond it
-    tri = V[F]
-    longest = np.sqrt(np.max([((tri[:, k] - tri[:, k - 1]) ** 2).sum(1) for k in range(3)], axis=0))
-    Vc, Fc, _ = cut_for_distance(V, F, longest, np.linalg.norm(V.max(0) - V.min(0)))
+    Vc, Fc, _ = cut_for_distance(V, F)
     t_dist, t_cut, t_ours, ratios, over_cut = [], [], [], [], []
     for _ in range(repeat):  # alternated, so that load from other processes hits all alike
         t = time.perf_counter(); unsigned_distance(V, F, Q); t_dist.append(time.perf_counter() - t)

@@ -62,9 +62,7 @@ def main():
             V = (V + off) * sc
             Q = MeshSampler(num_samples=args.points).sample_points(V, F, np.random.default_rng(0))
             t = {"distance": [], "cut": [], "a": [], "b": []}
-            tri = V[F]
-            longest = np.sqrt(np.max([((tri[:, k] - tri[:, k - 1]) ** 2).sum(1) for k in range(3)], axis=0))
-            Vc, Fc, _ = cut_for_distance(V, F, longest, np.linalg.norm(V.max(0) - V.min(0)))
+            Vc, Fc, _ = cut_for_distance(V, F)
             for r in range(args.repeat):
                 s = time.perf_counter(); b.unsigned_distance(V, F, Q); t["distance"].append(time.perf_counter() - s)
                 s = time.perf_counter(); b.unsigned_distance(Vc, Fc, Q); t["cut"].append(time.perf_counter() - s)

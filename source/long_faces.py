@@ -44,10 +44,19 @@ def split_long_faces(V, F, longest, max_faces=None):
     return V, np.concatenate(done), np.concatenate(done_src)
 
 
-def cut_for_distance(V, F, longest, span):
+def longest_edges(tri):
+    """(nf,) the longest edge of each triangle of tri (nf, 3 corners, 3)."""
+    return np.sqrt(np.max([((tri[:, k] - tri[:, k - 1]) ** 2).sum(1) for k in range(3)], axis=0))
+
+
+def cut_for_distance(V, F, longest=None, span=None):
     """(V', F', origin): the faces of (V, F) cut for libigl's distance tree and ray casts (distance_cut_length),
     unless that would more than double them (plus 10,000): a mesh of many long slivers is left as it is, so
-    that its memory stays bounded. longest (nf,): each face's longest edge; span: the bounding-box diagonal."""
+    that its memory stays bounded. longest (nf,): each face's longest edge, and span: the bounding-box
+    diagonal, where the caller has them (computed here otherwise)."""
+    V = np.asarray(V, dtype=np.float64)
+    longest = longest_edges(V[F]) if longest is None else longest
+    span = np.linalg.norm(V.max(0) - V.min(0)) if span is None else span
     return split_long_faces(V, F, distance_cut_length(longest, span), max_faces=2 * len(F) + 10_000)
 
 

@@ -52,7 +52,7 @@ from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_p
                             drop_twin_faces, merged_vertex_ids, orient_components, row_ids,
                             same_vertex_faces)
 from .forked_distance import BackgroundDistance, aabb_query, can_fork, igl_threads
-from .long_faces import cut_for_distance, split_long_faces
+from .long_faces import cut_for_distance, longest_edges, split_long_faces
 from .ray_casts import Rays, _crossings, _hits_along
 from .triangle_points import _corner_angles, _strip_points, barycentric_in_faces
 
@@ -164,7 +164,7 @@ class SignedDistance:
         self._F_dist = self.F
         self.span = np.linalg.norm(self.V.max(0) - self.V.min(0))
         tri = self.V[self.F]  # (nf, 3 corners, 3); the same edges, up to sign, once faces are turned over
-        self.longest = np.sqrt(np.max([((tri[:, k] - tri[:, k - 1]) ** 2).sum(1) for k in range(3)], axis=0))
+        self.longest = longest_edges(tri)
         self._V_cut, self._F_cut, self._dist_origin = cut_for_distance(self.V, self._F_dist, self.longest, self.span)
         self._distance = None  # aabb_query on the cut faces (its tree built once), when first needed
         # queries known now, on a worker with more than one core: their distance is computed by forked
