@@ -2,7 +2,8 @@
 
   python bench/bench_sdf.py MESH [MESH ...] [--subdivide 0 2 4] [--threads 1 2]
 For each mesh: 500,000 DeepSDF-distributed points; times of (a) libigl's exact unsigned distance alone (on
-the mesh's faces, and on its long faces cut as SignedDistance cuts them: `cut_distance_s`), (b) SignedDistance as the sampler calls it (distance + winding-number sign, parts re-oriented; with more
+the mesh's faces, on its long faces cut as SignedDistance cuts them: `cut_distance_s`, and on those with
+the points in Z-order as SignedDistance takes them, the sort included: `ordered_distance_s`), (b) SignedDistance as the sampler calls it (distance + winding-number sign, parts re-oriented; with more
 than one thread the distance runs in forked children during the set-up), and (c) trimesh's
 proximity.signed_distance on a 20,000-point subset (it is slow and its memory grows with the points),
 compared per point (trimesh needs `pip install rtree` for this). Threads: libigl's worker threads (IGL_NUM_THREADS), each setting in a fresh process.
@@ -26,6 +27,7 @@ def run_one(mesh, subdivide, n, trimesh_n, deepsdf=False, repeat=3):
     from source.long_faces import cut_for_distance
     from source.mesh_io import load_mesh, normalization_parameters
     from source.mesh_sampler import MeshSampler
+    from source.query_order import spatial_order
     from source.signed_distance import SignedDistance, unsigned_distance
 
     V, F = load_mesh(mesh)
@@ -37,19 +39,23 @@ def run_one(mesh, subdivide, n, trimesh_n, deepsdf=False, repeat=3):
     # the same bare query on the faces cut as SignedDistance cuts them for libigl's tree (long_faces): the
     # floor of the distance as this project computes it, and what the sign costs beyond it
     Vc, Fc, _ = cut_for_distance(V, F)
-    t_dist, t_cut, t_ours, ratios, over_cut = [], [], [], [], []
+    t_dist, t_cut, t_ord, t_ours, ratios, over_cut, over_ord = [], [], [], [], [], [], []
     for _ in range(repeat):  # alternated, so that load from other processes hits all alike
         t = time.perf_counter(); unsigned_distance(V, F, Q); t_dist.append(time.perf_counter() - t)
         t = time.perf_counter(); unsigned_distance(Vc, Fc, Q); t_cut.append(time.perf_counter() - t)
+        t = time.perf_counter(); unsigned_distance(Vc, Fc, Q[spatial_order(Q)]); t_ord.append(time.perf_counter() - t)
         t = time.perf_counter(); sdf = SignedDistance(V, F, queries_hint=len(Q), queries=Q)(Q); t_ours.append(time.perf_counter() - t)
         ratios.append(t_ours[-1] / t_dist[-1])
         over_cut.append(t_ours[-1] / t_cut[-1])
+        over_ord.append(t_ours[-1] / t_ord[-1])
     t_dist, t_ours = float(np.median(t_dist)), float(np.median(t_ours))
     out = {"mesh": Path(mesh).name, "faces": int(len(F)), "cut_faces": int(len(Fc)), "points": n,
            "igl_threads": os.environ.get("IGL_NUM_THREADS"), "distance_s": round(t_dist, 3),
            "cut_distance_s": round(float(np.median(t_cut)), 3), "signed_s": round(t_ours, 3),
            "ratio_to_distance": round(float(np.median(ratios)), 2), "ratios": [round(r, 2) for r in ratios],
-           "ratio_to_cut_distance": round(float(np.median(over_cut)), 2)}
+           "ratio_to_cut_distance": round(float(np.median(over_cut)), 2),
+           "ordered_distance_s": round(float(np.median(t_ord)), 3),
+           "ratio_to_ordered_distance": round(float(np.median(over_ord)), 2)}
     if deepsdf:
         from source.virtual_scan import VirtualScan
         t = time.perf_counter(); scan = VirtualScan(V, F); t_scan = time.perf_counter() - t

@@ -7,7 +7,8 @@ Each checkout's SignedDistance is called as its own sampler calls it: with `quer
 that argument. Prints one JSON line per mesh: median ratios to the distance, and every run's ratio. The
 distance is libigl's bare query on the mesh's own faces; `cut_distance_s` and `b_over_cut` are the same
 query on this checkout's cut faces (long_faces.cut_for_distance, which SignedDistance now queries) and B's
-time over it: the cost of the sign alone. Threads: set IGL_NUM_THREADS (libigl reads it once per process).
+time over it; `ordered_distance_s` and `b_over_ordered` the query on the cut faces with the points in Z-order
+(query_order, as SignedDistance takes them; the sort's time included): the cost of the sign alone. Threads: set IGL_NUM_THREADS (libigl reads it once per process).
 """
 import argparse
 import importlib.util
@@ -52,6 +53,7 @@ def main():
     from b_source.long_faces import cut_for_distance
     from b_source.mesh_io import load_mesh, normalization_parameters
     from b_source.mesh_sampler import MeshSampler
+    from b_source.query_order import spatial_order
 
     for mesh in args.meshes:
         for sub in args.subdivide:
@@ -61,20 +63,23 @@ def main():
             off, sc = normalization_parameters(V, F)
             V = (V + off) * sc
             Q = MeshSampler(num_samples=args.points).sample_points(V, F, np.random.default_rng(0))
-            t = {"distance": [], "cut": [], "a": [], "b": []}
+            t = {"distance": [], "cut": [], "ordered": [], "a": [], "b": []}
             Vc, Fc, _ = cut_for_distance(V, F)
             for r in range(args.repeat):
                 s = time.perf_counter(); b.unsigned_distance(V, F, Q); t["distance"].append(time.perf_counter() - s)
                 s = time.perf_counter(); b.unsigned_distance(Vc, Fc, Q); t["cut"].append(time.perf_counter() - s)
+                s = time.perf_counter(); b.unsigned_distance(Vc, Fc, Q[spatial_order(Q)]); t["ordered"].append(time.perf_counter() - s)
                 for k, m in ((("a", a), ("b", b)) if r % 2 == 0 else (("b", b), ("a", a))):
                     s = time.perf_counter(); signed(m, V, F, Q); t[k].append(time.perf_counter() - s)
-            d, dc = np.array(t["distance"]), np.array(t["cut"])
+            d, dc, do = np.array(t["distance"]), np.array(t["cut"]), np.array(t["ordered"])
             ra, rb = np.array(t["a"]) / d, np.array(t["b"]) / d
             print(json.dumps({"mesh": Path(mesh).name, "subdivide": sub, "faces": int(len(F)), "cut_faces": int(len(Fc)),
                               "points": len(Q), "igl_threads": os.environ.get("IGL_NUM_THREADS"),
                               "distance_s": round(float(np.median(d)), 3), "cut_distance_s": round(float(np.median(dc)), 3),
+                              "ordered_distance_s": round(float(np.median(do)), 3),
                               "a_ratio": round(float(np.median(ra)), 2), "b_ratio": round(float(np.median(rb)), 2),
                               "b_over_cut": round(float(np.median(np.array(t["b"]) / dc)), 2),
+                              "b_over_ordered": round(float(np.median(np.array(t["b"]) / do)), 2),
                               "a_runs": [round(x, 2) for x in ra], "b_runs": [round(x, 2) for x in rb]}), flush=True)
 
 

@@ -53,6 +53,7 @@ from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_p
                             same_vertex_faces)
 from .forked_distance import BackgroundDistance, aabb_query, can_fork, igl_threads
 from .long_faces import cut_for_distance, longest_edges, split_long_faces
+from .query_order import spatial_order
 from .ray_casts import Rays, _crossings, _hits_along
 from .triangle_points import _corner_angles, _strip_points, barycentric_in_faces
 
@@ -172,7 +173,8 @@ class SignedDistance:
         self._prefetch = None
         if queries is not None and 0 < len(queries) <= PREFETCH_MAX and igl_threads() > 1 and can_fork():
             self._prefetch_Q = np.ascontiguousarray(queries, dtype=np.float64)
-            self._prefetch = BackgroundDistance(self._V_cut, self._F_cut, self._prefetch_Q)
+            self._prefetch_order = spatial_order(self._prefetch_Q)  # the children take them in __call__'s order
+            self._prefetch = BackgroundDistance(self._V_cut, self._F_cut, self._prefetch_Q[self._prefetch_order])
         if orient_parts:
             self.F = orient_components(self.V, self.F, self.vid)
         self.Fm = self.vid[self.F]  # (nf, 3) merged vertex ids
@@ -569,9 +571,20 @@ class SignedDistance:
 
     # ---- queries ----
     def __call__(self, Q, chunk=100_000):
-        """Signed distance at Q (n x 3), negative inside. Processed in chunks of `chunk` points; the
-        points that need w (tier 3) are gathered and evaluated together, WINDING_BATCH at a time."""
+        """Signed distance at Q (n x 3), negative inside. The points are taken in Z-order (query_order: each
+        point's answer is its own, and libigl's tree walks run 1.5-2x faster on neighbours in a row), in
+        chunks of `chunk` points; the points that need w (tier 3) are gathered and evaluated together,
+        WINDING_BATCH at a time."""
         Q = np.asarray(Q, dtype=np.float64)
+        pre, order = self._prefetched(Q)  # the children computing the distance at Q (see `queries`), or None
+        if order is None:
+            order = spatial_order(Q)
+        out = np.empty(len(Q))
+        out[order] = self._signed(np.ascontiguousarray(Q[order]), chunk, pre)
+        return out
+
+    def _signed(self, Q, chunk, pre):
+        """__call__ on the points Q in the order given; pre: the children computing their distance, or None."""
         out = np.empty(len(Q))  # the distance, signed once the sign is known
         anchor = np.full(len(Q), -1)  # tier 3: the anchor (index into self.anchors) each query starts from
         todo = []  # indices into Q of points whose sign is w's, in pending batches
@@ -587,7 +600,6 @@ class SignedDistance:
             out[idx] = np.where(inside, -out[idx], out[idx])
             todo.clear()
 
-        pre = self._prefetched(Q)  # the children computing the distance at Q (see `queries`), or None
         if pre is not None:  # a few of their batches per chunk: little left to do here once they are done
             chunk = min(chunk, 4 * pre.batch)
         for s in range(0, len(Q), chunk):
@@ -608,15 +620,15 @@ class SignedDistance:
         return out
 
     def _prefetched(self, Q):
-        """The BackgroundDistance started in __init__ if Q are the queries given there, else None (and its
-        children are stopped). Used once."""
+        """The BackgroundDistance started in __init__ and the order its children take the points in, if Q are
+        the queries given there, else (None, None) (and its children are stopped). Used once."""
         pre, self._prefetch = self._prefetch, None
         if pre is None:
-            return None
+            return None, None
         if not (Q is self._prefetch_Q or (Q.shape == self._prefetch_Q.shape and np.array_equal(Q, self._prefetch_Q))):
             pre.cancel()
-            return None
-        return pre
+            return None, None
+        return pre, self._prefetch_order
 
     def close(self):
         """Stop the distance computed in the background (see `queries`) when the queries will not come."""

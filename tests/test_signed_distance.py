@@ -557,3 +557,20 @@ def test_barycentric_in_faces_is_the_same_arithmetic():
     w /= w.sum(1, keepdims=True)
     p = np.einsum("nk,nkd->nd", w, V[F[face]]) + 0.01 * rng.normal(size=(5000, 3)) * (np.arange(5000) >= 4000)[:, None]
     np.testing.assert_array_equal(barycentric_in_faces(V[F])(face, p), _barycentric(V[F[face]], p))
+
+
+def test_answers_do_not_depend_on_the_order_of_the_queries():
+    """SignedDistance takes the points in Z-order (query_order) and puts the answers back: the same bits for
+    any order of the points, and in chunks of any size (tiers 1-3 all reached on overlapping boxes)."""
+    parts, meshes = _overlapping_boxes()
+    m = trimesh.util.concatenate(meshes).subdivide_to_size(0.05)
+    V, F = np.asarray(m.vertices), np.asarray(m.faces)
+    S = SignedDistance(V, F, queries_hint=10**7)
+    assert S.use_labels
+    Q = _queries(30_000, seed=3)
+    expected = S(Q)
+    assert 0 < S.last_fallback < 1  # some queries reached tier 3, the others were labelled
+    perm = np.random.default_rng(4).permutation(len(Q))
+    np.testing.assert_array_equal(S(Q[perm]), expected[perm])
+    np.testing.assert_array_equal(S(Q[::-1], chunk=777), expected[::-1])
+    assert (np.sign(expected) == np.sign(shape_sdf(parts, Q))).mean() > 0.999
