@@ -133,6 +133,20 @@ def exact_winding_number(V, F, Q, few=24):
     return out
 
 
+def labels_pay_off(n_test, n_queries, thinness):
+    """Whether tiers 1-2 (w at n_test test points, then labels) cost less than w at every one of n_queries.
+
+    The fast winding number costs more per point the thinner the faces are: thinness = sum of the faces'
+    longest edge squared over the sum of their areas (2.3 for equilateral triangles, 2.5-6.5 on organic meshes,
+    13-80 on CAD models; unchanged by subdivision), and w took about 2 + 0.6 x thinness microseconds per
+    point (2.6-4.5 at 2.5-6.5, 9-53 at 13-80). The labels cost about 17 + 1.1 x that per test point (the
+    set-up's casts, the probes' w both sides, tier 3): measured on a plane, ChairArms1, ChairArms2 and Table6
+    subdivided to 163k-343k faces (docs/benchmarks.md). At least a quarter of the queries (the rule of the
+    rounds before, kept where it chose the labels)."""
+    c_w = 2.0 + 0.6 * thinness  # microseconds per point for w
+    return n_test < n_queries * max(0.25, c_w / (17.0 + 1.1 * c_w))
+
+
 def unsigned_distance(V, F, Q):
     """Exact distance from Q to the mesh, plus the closest face index and closest point (the bare query
     that the benchmarks and tests hold the signed distance against)."""
@@ -188,9 +202,10 @@ class SignedDistance:
         # test points: the centroid of a face shorter than the spacing, else about area / spacing^2 + a row per spacing
         large = self.longest > self.spacing
         n_test = (~large).sum() + (self.area[large] / self.spacing**2 + 2 * self.longest[large] / self.spacing).sum()
-        # Tiers 1-2 pay off when the test points (w on both sides of each) are few next to the queries;
-        # otherwise w is evaluated at every query.
-        self.use_labels = face_labels and n_test < queries_hint / 4
+        # Tiers 1-2 pay off when the test points are few next to the queries (see labels_pay_off); otherwise w
+        # is evaluated at every query.
+        self.thinness = float((self.longest**2).sum() / max(self.area.sum(), 1e-300))
+        self.use_labels = face_labels and labels_pay_off(n_test, queries_hint, self.thinness)
         self._w_mesh = None  # the faces cut for the fast winding number (split_long_faces), when first needed
         self._w_at_queries = WindingNumber(self.V, self.F)  # w at the queries: on the faces as they are (see _w)
         self.side_w = None

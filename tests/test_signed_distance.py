@@ -8,8 +8,8 @@ from source.shape_families import part_sdf, shape_sdf
 import source.ray_casts as ray_casts
 import source.signed_distance as signed_distance
 from source.signed_distance import (Rays, SignedDistance, _cone_caps, _strip_points,
-                                    drop_twin_faces, exact_winding_number, orient_components, unsigned_distance,
-                                    winding_number)
+                                    drop_twin_faces, exact_winding_number, labels_pay_off, orient_components,
+                                    unsigned_distance, winding_number)
 from source.forked_distance import aabb_query
 from source.long_faces import distance_cut_length, split_long_faces
 from source.triangle_points import barycentric_in_faces
@@ -574,3 +574,21 @@ def test_answers_do_not_depend_on_the_order_of_the_queries():
     np.testing.assert_array_equal(S(Q[perm]), expected[perm])
     np.testing.assert_array_equal(S(Q[::-1], chunk=777), expected[::-1])
     assert (np.sign(expected) == np.sign(shape_sdf(parts, Q))).mean() > 0.999
+
+
+def test_thinness_and_the_choice_of_labels():
+    """thinness (sum of longest edges squared over the area) is 4 / sqrt(3) for equilateral triangles, the same
+    after midpoint subdivision (which keeps each triangle's shape), and large for long thin faces; labels are
+    chosen for a larger share of the queries the thinner the faces, never for more test points than queries."""
+    V, F = _sphere_mesh(0.5)  # icosphere: nearly equilateral
+    sphere = SignedDistance(V, F, face_labels=False).thinness
+    assert 4 / np.sqrt(3) < sphere < 4 / np.sqrt(3) * 1.2  # the icosphere's faces are 14% off equilateral
+    V2, F2 = trimesh.remesh.subdivide(V, F)
+    assert SignedDistance(V2, F2, face_labels=False).thinness == pytest.approx(sphere, rel=1e-9)
+    rod = trimesh.creation.cylinder(radius=0.02, height=1.0, sections=64)  # side faces 1.0 long, 0.002 wide
+    thin = SignedDistance(np.asarray(rod.vertices), np.asarray(rod.faces), face_labels=False).thinness
+    assert thin > 100 * sphere
+    share = lambda t: max(f for f in np.linspace(0, 1, 1001) if labels_pay_off(f * 10**6, 10**6, t))
+    shares = [share(t) for t in (sphere, 6.5, 13, 45, 80, thin)]
+    assert shares[:2] == [pytest.approx(0.25, abs=2e-3)] * 2  # organic meshes: a quarter, as before
+    assert all(a <= b for a, b in zip(shares, shares[1:])) and shares[-1] > 0.5 and shares[-1] < 1
