@@ -39,7 +39,11 @@ sign is computed in tiers, cheapest first:
    own (small) winding number is added back.
 
 When the test points of tier 1 would be many next to the queries (very fine meshes), tier 1 would cost
-more than it saves; then w is evaluated at every query directly (face_labels=False does so always).
+more than it saves; then w is evaluated at every query directly (face_labels=False does so always). How many
+is too many depends on how thin the faces are, which sets w's cost per point (labels_pay_off).
+
+The queries are taken in Z-order (query_order): every answer is the point's own, and libigl's tree walks
+run 1.5-2x faster on neighbours in a row than on DeepSDF's samples in their random order.
 
 Both libigl structures cost a build per call (the distance's AABB tree, the winding number's hierarchy:
 0.17 s each on a 280k-face mesh), so the AABB tree is built once per mesh and kept, and the queries that
