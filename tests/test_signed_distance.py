@@ -592,3 +592,36 @@ def test_thinness_and_the_choice_of_labels():
     shares = [share(t) for t in (sphere, 6.5, 13, 45, 80, thin)]
     assert shares[:2] == [pytest.approx(0.25, abs=2e-3)] * 2  # organic meshes: a quarter, as before
     assert all(a <= b for a, b in zip(shares, shares[1:])) and shares[-1] > 0.5 and shares[-1] < 1
+
+
+def _knife(thick=2e-5, size=1 / 40):
+    """A closed wedge, 1 long and `thick` at its back, its sharp edge along y at x = 0, faces about `size`."""
+    P = np.array([[0, 0, 0], [1, 0, thick / 2], [1, 0, -thick / 2], [0, 0.5, 0], [1, 0.5, thick / 2], [1, 0.5, -thick / 2]])
+    T = [[0, 2, 1], [3, 4, 5], [0, 1, 4], [0, 4, 3], [0, 3, 5], [0, 5, 2], [1, 2, 5], [1, 5, 4]]
+    m = trimesh.Trimesh(P, T, process=False)
+    if m.volume < 0:
+        m.invert()
+    return m.subdivide_to_size(size)
+
+
+@pytest.mark.parametrize("embree", [True, False])
+def test_test_points_beyond_a_fold_are_found_and_evaluated(embree, monkeypatch):
+    """Near the sharp edge of a thin wedge the wedge is thinner than the test points' offset, so a point just
+    inside a face lies beyond the face opposite (w = 0 on both sides): those points, exactly, are found by the
+    casts back to their face (against the exact winding number at every test point), and their w is the
+    winding number's, not their region's."""
+    monkeypatch.setattr(ray_casts, "USE_EMBREE", embree)
+    box = trimesh.creation.box(extents=(0.3, 0.3, 0.3))
+    box.apply_translation([1.1, 0.25, 0.0])  # a second part, so that the wedge is not the whole mesh
+    mesh = trimesh.util.concatenate([_knife(), box])
+    S = SignedDistance(np.asarray(mesh.vertices), np.asarray(mesh.faces), queries_hint=10**7)
+    assert S.use_labels and S.closed
+    w_plus, w_minus, owner = S.side_w
+    at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F)))[:2])
+    exact = igl.winding_number(S.V, S.F, at)
+    m = len(owner)
+    beyond = np.abs(exact[:m] - exact[m:]) < 0.5  # no jump across the face: one side lies beyond the other face
+    assert beyond.sum() > 100
+    np.testing.assert_array_equal(S._beyond, beyond)
+    # the same whole numbers (the fast winding number is off by up to 0.3 inside the thin wedge)
+    np.testing.assert_array_equal(np.round(np.concatenate([w_plus, w_minus])), np.round(exact))
