@@ -24,8 +24,9 @@ sign is computed in tiers, cheapest first:
    by counting the faces the segment between them crosses, as tier 3 does; w is evaluated only where that
    count cannot be trusted. Slivers (narrower than SLIVER offsets) get no label: a point just off them may
    lie beyond a neighbouring face; so may a point just off a face where a part folds back on itself more
-   thinly than the offset, which a cast back to its face finds (_beyond_other_faces): such points are in no
-   region and their w is evaluated.
+   thinly than the offset, which a cast back to its face finds (_beyond_other_faces): such points keep their
+   place among their region's probes, but their w is evaluated, not carried from the region, and no count
+   starts from them.
 2. Each query's closest point c (from the distance query) lies inside a face, on an edge or on a
    vertex. Inside a clean face: the query takes the label of the side it is on (the segment from the query
    to c crosses no surface, so the sign is the same as just off c). On an edge or vertex whose faces
@@ -299,8 +300,9 @@ class SignedDistance:
         ones, those in the plane of another part) take k from the nearest point of a trusted region, carried
         along the segment between them by counting the faces it crosses (_carried_k; `layered` (nf,): faces
         that may have another lying on them, counted with every hit); where the count cannot be trusted, or
-        does not jump by 1 across the face, or no region is trusted, they are evaluated. Returns w (2m,) and a
-        mask (2m,) of the points whose w the winding number gave."""
+        does not jump by 1 across the face, or no region is trusted, they are evaluated. beyond (m,): test points
+        that another face separates from their own (_beyond_other_faces), evaluated whatever their region.
+        Returns w (2m,) and a mask (2m,) of the points whose w the winding number gave."""
         m = len(owner)
         r = region[owner]  # (m,) region of each test point
         w_caps = np.broadcast_to(w_caps, (2 * m,))  # 0 on a closed mesh
