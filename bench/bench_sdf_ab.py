@@ -47,28 +47,18 @@ def main():
     ap.add_argument("--points", type=int, default=500_000, help="query points per mesh (DeepSDF's distribution)")
     ap.add_argument("--repeat", type=int, default=5, help="rounds of distance, A and B (A and B swap order each round)")
     args = ap.parse_args()
-    import trimesh
+    sys.path.insert(0, str(ROOT / "bench"))
+    from sdf_inputs import Floors, mesh_and_points
 
     a, b = load_package("a_source", args.base), load_package("b_source", ROOT)
-    from b_source.long_faces import cut_for_distance
-    from b_source.mesh_io import load_mesh, normalization_parameters
-    from b_source.mesh_sampler import MeshSampler
-    from b_source.query_order import spatial_order
-
     for mesh in args.meshes:
         for sub in args.subdivide:
-            V, F = load_mesh(mesh)
-            for _ in range(sub):
-                V, F = trimesh.remesh.subdivide(V, F)
-            off, sc = normalization_parameters(V, F)
-            V = (V + off) * sc
-            Q = MeshSampler(num_samples=args.points).sample_points(V, F, np.random.default_rng(0))
-            t = {"distance": [], "cut": [], "ordered": [], "a": [], "b": []}
-            Vc, Fc, _ = cut_for_distance(V, F)
+            V, F, Q = mesh_and_points("b_source", mesh, sub, args.points)
+            floors = Floors("b_source", V, F)
+            Fc = floors.Fc
+            t = {"a": [], "b": []}
             for r in range(args.repeat):
-                s = time.perf_counter(); b.unsigned_distance(V, F, Q); t["distance"].append(time.perf_counter() - s)
-                s = time.perf_counter(); b.unsigned_distance(Vc, Fc, Q); t["cut"].append(time.perf_counter() - s)
-                s = time.perf_counter(); b.unsigned_distance(Vc, Fc, Q[spatial_order(Q)]); t["ordered"].append(time.perf_counter() - s)
+                t.update(floors.round(Q))
                 for k, m in ((("a", a), ("b", b)) if r % 2 == 0 else (("b", b), ("a", a))):
                     s = time.perf_counter(); signed(m, V, F, Q); t[k].append(time.perf_counter() - s)
             d, dc, do = np.array(t["distance"]), np.array(t["cut"]), np.array(t["ordered"])
