@@ -199,6 +199,30 @@ def test_open_sheet_is_ambiguous_and_closed_is_not():
     assert SignedDistance(V, F).ambiguous_area_fraction() < 1e-3
 
 
+def test_ambiguous_share_sampled_without_labels(monkeypatch):
+    # a closed box (area 6) beside an open square sheet (area 1): about 1/7 of the area has no clear inside.
+    # Without labels the share is estimated on a sample of the test points, drawn by the area each stands for;
+    # it must agree with the share over every test point
+    box = trimesh.creation.box(extents=(1, 1, 1))
+    sheet = trimesh.creation.box(extents=(1, 1, 0.2))
+    sheet.update_faces(sheet.face_normals[:, 2] > 0.5)
+    sheet.remove_unreferenced_vertices()
+    sheet.apply_translation([1.6, 0, 0])
+    mesh = trimesh.util.concatenate([box, sheet])
+    V, F = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    monkeypatch.setattr(signed_distance, "AMBIGUITY_SAMPLE", 2000)
+    S = SignedDistance(V, F, face_labels=False)
+    pts, owner, _ = S._test_points(S.V[S.F], np.arange(len(S.F)))
+    assert len(pts) > 2 * signed_distance.AMBIGUITY_SAMPLE  # the estimate does sample
+    w = S._w(S._off(pts, owner))
+    weight = S.area[owner] / np.bincount(owner, minlength=len(S.F))[owner]
+    amb = lambda x: signed_distance._ambiguous(x).astype(float)
+    every = float(((amb(w[: len(pts)]) + amb(w[len(pts):])) / 2 * weight).sum() / weight.sum())
+    estimate = S.ambiguous_area_fraction()
+    assert abs(every - 1 / 7) < 0.03
+    assert abs(estimate - every) < 0.025  # standard error about 0.008 for 2,000 points at 1/7
+
+
 def test_tiers_agree_with_direct_winding_number():
     """Fine meshes take the labelled-face path; it must match w evaluated at every query."""
     V, F = _sphere_mesh(0.5)
