@@ -413,8 +413,8 @@ class SignedDistance:
         Returns k (n,) and a mask (n,) of the points where the count cannot be trusted (_crossings)."""
         from scipy.spatial import cKDTree
 
-        # median splits, boxes not shrunk to the points: sliding-midpoint splits were up to 1.7x faster on the CAD
-        # meshes (0.02-0.07 s) but 20-110x slower where the sources lie on a few thin parts and many targets far
+        # median splits, boxes not shrunk to the points: sliding-midpoint splits were up to 1.4x faster on the CAD
+        # meshes (0.02-0.07 s) but 5-110x slower where the sources lie on a few thin parts and many targets far
         # from them (an embedded lamp: 21.5 s against 0.19 s), and shrunk boxes slower still
         near = cKDTree(P, balanced_tree=True, compact_nodes=False).query(Q)[1]
         k, unsure = self._crossing_count(Q, P[near] - Q, layered, max_crossings)
