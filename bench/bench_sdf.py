@@ -38,15 +38,14 @@ def run_one(mesh, subdivide, n, trimesh_n, deepsdf=False, repeat=3, trimesh_chun
     # the same bare query on the faces cut as SignedDistance cuts them for libigl's tree (long_faces), and on
     # those in Z-order: the floor of the distance as this project computes it, and what the sign costs beyond it
     floors = Floors("source", V, F)
-    Fc = floors.Fc
     t_ours = []
     for _ in range(repeat):  # alternated, so that load from other processes hits all alike
-        times = floors.round(Q)
+        floors.round(Q)
         t = time.perf_counter(); sdf = SignedDistance(V, F, queries_hint=len(Q), queries=Q)(Q); t_ours.append(time.perf_counter() - t)
-    t_dist, t_cut, t_ord = (np.array(times[k]) for k in ("distance", "cut", "ordered"))
+    t_dist, t_cut, t_ord = (np.array(floors.times[k]) for k in ("distance", "cut", "ordered"))
     ratios, over_cut, over_ord = np.array(t_ours) / t_dist, np.array(t_ours) / t_cut, np.array(t_ours) / t_ord
     t_dist, t_ours = float(np.median(t_dist)), float(np.median(t_ours))
-    out = {"mesh": Path(mesh).name, "faces": int(len(F)), "cut_faces": int(len(Fc)), "points": n,
+    out = {"mesh": Path(mesh).name, "faces": int(len(F)), "cut_faces": int(len(floors.Fc)), "points": n,
            "igl_threads": os.environ.get("IGL_NUM_THREADS"), "distance_s": round(t_dist, 3),
            "cut_distance_s": round(float(np.median(t_cut)), 3), "signed_s": round(t_ours, 3),
            "ratio_to_distance": round(float(np.median(ratios)), 2), "ratios": [round(r, 2) for r in ratios],

@@ -55,15 +55,15 @@ def main():
         for sub in args.subdivide:
             V, F, Q = mesh_and_points("b_source", mesh, sub, args.points)
             floors = Floors("b_source", V, F)
-            Fc = floors.Fc
             t = {"a": [], "b": []}
             for r in range(args.repeat):
-                t.update(floors.round(Q))
+                floors.round(Q)
                 for k, m in ((("a", a), ("b", b)) if r % 2 == 0 else (("b", b), ("a", a))):
                     s = time.perf_counter(); signed(m, V, F, Q); t[k].append(time.perf_counter() - s)
+            t.update(floors.times)
             d, dc, do = np.array(t["distance"]), np.array(t["cut"]), np.array(t["ordered"])
             ra, rb = np.array(t["a"]) / d, np.array(t["b"]) / d
-            print(json.dumps({"mesh": Path(mesh).name, "subdivide": sub, "faces": int(len(F)), "cut_faces": int(len(Fc)),
+            print(json.dumps({"mesh": Path(mesh).name, "subdivide": sub, "faces": int(len(F)), "cut_faces": int(len(floors.Fc)),
                               "points": len(Q), "igl_threads": os.environ.get("IGL_NUM_THREADS"),
                               "distance_s": round(float(np.median(d)), 3), "cut_distance_s": round(float(np.median(dc)), 3),
                               "ordered_distance_s": round(float(np.median(do)), 3),

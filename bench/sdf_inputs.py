@@ -40,9 +40,9 @@ class Floors:
         self.times = {"distance": [], "cut": [], "ordered": []}
 
     def round(self, Q):
+        """Time the three once more on the points Q (n, 3); the times gather in self.times."""
         for name, V, F, order in (("distance", self.V, self.F, False), ("cut", self.Vc, self.Fc, False),
                                   ("ordered", self.Vc, self.Fc, True)):
             t = time.perf_counter()
             self.sd.unsigned_distance(V, F, Q[self.order(Q)] if order else Q)
             self.times[name].append(time.perf_counter() - t)
-        return self.times

@@ -781,12 +781,18 @@ class SignedDistance:
         off the surface; on an open sheet it is near 0.5 on both sides, near a hole in between.
         Each test point stands for an equal share of its face's area.
         """
-        amb = lambda w: _ambiguous(w, low, high).astype(np.float64)
         if self.side_w is not None:  # tier 1 knows w at every test point: the share over all of them
             w_plus, w_minus, owner = self.side_w
             weight = self.area[owner] / np.bincount(owner, minlength=len(self.F))[owner]
-            return float(((amb(w_plus) + amb(w_minus)) / 2 * weight).sum() / max(weight.sum(), 1e-300))
-        # Tier 1 was skipped (w at every query): estimated on AMBIGUITY_SAMPLE of the same test points, drawn by
+        else:
+            w_plus, w_minus, owner, weight = self._sampled_side_w()
+        amb = lambda w: _ambiguous(w, low, high).astype(np.float64)
+        return float(((amb(w_plus) + amb(w_minus)) / 2 * weight).sum() / max(weight.sum(), 1e-300))
+
+    def _sampled_side_w(self):
+        """w just off both sides of AMBIGUITY_SAMPLE test points, for ambiguous_area_fraction without labels:
+        (w_plus, w_minus, owner face, weight), each point's weight the area it stands for."""
+        # Tier 1 was skipped (w at every query): the share is estimated on AMBIGUITY_SAMPLE test points, drawn by
         # the area each stands for (with replacement, counted by multiplicity: unbiased; standard error under 0.6
         # points of percentage). w just off thin, long faces costs up to ~150 us a point: the check before (every
         # test point of up to 20,000 faces drawn by area, and weighted by area again, which counted large faces
@@ -798,8 +804,7 @@ class SignedDistance:
                                     return_counts=True)
             pts, owner, weight = pts[pick], owner[pick], count.astype(np.float64)
         w = self._w(self._off(pts, owner))
-        m = len(pts)
-        return float(((amb(w[:m]) + amb(w[m:])) / 2 * weight).sum() / max(weight.sum(), 1e-300))
+        return w[: len(pts)], w[len(pts) :], owner, weight
 
 
 def _cone_caps(at, edges, net, max_rings=8):
