@@ -6,12 +6,40 @@ import numpy as np
 
 # Embree for the first-hit ray casts when embreex is installed (Rays); False: libigl's AABB walk always.
 USE_EMBREE = True
+# libigl's casts of segments along an axis plane are made a little off it, x the bounding-box diagonal: see
+# _hits_along.
+TOUCH = 1e-9
 
 
 def _hits_along(rays, orig, d, eps=1e-6, float64=False, max_hits=64):
     """Every face (up to max_hits) that the segments orig + s d, eps <= s <= 1 - eps, pass through or touch,
     followed from hit to hit: (segment index, face) of each hit. The segments' ends (eps of their length)
-    are left out: there they meet their own neighbours."""
+    are left out: there they meet their own neighbours.
+
+    Cast by libigl (float64, or no Embree), a segment along an axis plane (a direction component exactly 0: an
+    edge of an axis-aligned CAD part, or of a flat cap) is followed as two copies moved TOUCH x the mesh's
+    bounding-box diagonal off the plane on either side: a face that the segment touches in that plane (at
+    the face's edge) is met by the copy on its side. As it is, such a segment starts on the bounds of its own
+    faces' boxes, where libigl's slab test reads 0 x inf = NaN and drops the box's bounds along another
+    axis (or rejects the box): the walk then tests every box along a strip of the plane (60 us a segment
+    on an embedded lamp's subdivided caps, against 1 us for its copies)."""
+    if float64 or rays.scene is None:
+        zero = d == 0  # (n, 3)
+        flat = np.flatnonzero(zero.any(1))
+        if len(flat):
+            # the copies: TOUCH along the first zero axis, TOUCH / 2 along the second, either way
+            first = zero[flat] & (np.cumsum(zero[flat], axis=1) == 1)
+            shift = TOUCH * rays.span * (first + 0.5 * (zero[flat] & ~first))
+            seg = np.concatenate([np.flatnonzero(~zero.any(1)), flat, flat])
+            s, face = _walk(rays, np.concatenate([orig[~zero.any(1)], orig[flat] + shift, orig[flat] - shift]),
+                            d[seg], eps, float64, max_hits)
+            pair = np.unique(seg[s] * len(rays.F) + face)  # a face that both copies meet, once
+            return pair // len(rays.F), pair % len(rays.F)
+    return _walk(rays, orig, d, eps, float64, max_hits)
+
+
+def _walk(rays, orig, d, eps, float64, max_hits):
+    """_hits_along's walk from hit to hit, the segments as they are."""
     length = np.maximum(np.linalg.norm(d, axis=1), 1e-300)
     step = 1e-9 if float64 else np.maximum(1e-9, rays.tol / length)  # past each hit, in units of the segment
     step = np.broadcast_to(step, length.shape)
@@ -99,6 +127,7 @@ class Rays:
         # it walks faster; the faces it hits are mapped back to F's
         self._cut = cut
         span = float(np.linalg.norm(V.max(0) - V.min(0))) if len(V) else 1.0
+        self.span = span
         self.scale = 2.0 ** np.round(np.log2(4096.0 / max(span, 1e-300)))  # V x scale: ~4,096 units across
         self._tree = None
         self.scene, self.tol = None, 0.0

@@ -10,23 +10,23 @@ sign is computed in tiers, cheapest first:
 0. Repair. A double-sided mesh keeps one face of each twin pair (drop_twin_faces). Faces wound against
    their neighbours are turned to agree with the majority of their patch (faces joined by manifold
    edges), and parts whose volume is negative are turned inside out (orient_components).
-1. Face sides. w is evaluated just off both sides of every face at test points no further apart than the
-   label spacing (the centroid of a small face, rows of points on a larger one, so that a part lying flat
-   against the face shows up at a test point; w there is taken on the faces cut to at most WINDING_SPLIT
-   long, split_long_faces, which the fast winding number reads better). A face whose points agree, inside
-   on one side and outside on the other, and that no edge of the mesh passes through (parts crossing it,
-   however thin), is "clean" and gets a label. On a closed mesh w is the same just off every face of a
-   region that nothing crosses or touches (faces joined by two-face edges, none crossed, none within 1e-4 of
-   the plane of a face it is not joined to): there w is evaluated at every 8th test point of each region
-   only, and carried to the rest when those agree. On an open mesh the same holds for w minus the caps'
-   winding number (tier 3), with the faces that the caps cross left out of the regions too. The test points
-   of faces in no region (crossed ones, mostly) take w from the nearest point of a trusted region, carried
-   by counting the faces the segment between them crosses, as tier 3 does; w is evaluated only where that
-   count cannot be trusted. Slivers (narrower than SLIVER offsets) get no label: a point just off them may
-   lie beyond a neighbouring face; so may a point just off a face where a part folds back on itself more
-   thinly than the offset, which a cast back to its face finds (_beyond_other_faces): such points keep their
-   place among their region's probes, but their w is evaluated, not carried from the region, and no count
-   starts from them.
+1. Face sides. w is evaluated just off both sides of every face at test points no further apart than the label
+   spacing (the centroid of a small face, rows of points on a larger one, so that a part lying flat against the
+   face shows up at a test point; w there is taken on the faces cut to at most WINDING_SPLIT long,
+   split_long_faces, which the fast winding number reads better). A face whose points agree, inside on one side
+   and outside on the other, and that no edge of the mesh passes through (parts crossing it, however thin), is
+   "clean" and gets a label. On a closed mesh w is the same just off every face of a region that nothing
+   crosses or touches (faces joined by two-face edges, none crossed, none within 1e-4 of the plane of a face it
+   is not joined to, none in a flat patch that lies on itself): there w is evaluated at every 8th test point of
+   each region only, and carried to the rest when those agree. On an open mesh the same holds for w minus the
+   caps' winding number (tier 3), with the faces that the caps cross left out of the regions too. The test
+   points of faces in no region (crossed ones, mostly) take w from the nearest point of a trusted region,
+   carried by counting the faces the segment between them crosses, as tier 3 does; w is evaluated only where
+   that count cannot be trusted. Slivers (narrower than SLIVER offsets) get no label: a point just off them may
+   lie beyond a neighbouring face; so may a point just off a face where a part folds back on itself more thinly
+   than the offset, which a cast back to its face finds (_beyond_other_faces): such points keep their place
+   among their region's probes, but their w is evaluated, not carried from the region, and no count starts from
+   them.
 2. Each query's closest point c (from the distance query) lies inside a face, on an edge or on a
    vertex. Inside a clean face: the query takes the label of the side it is on (the segment from the query
    to c crosses no surface, so the sign is the same as just off c). On an edge or vertex whose faces
@@ -433,21 +433,35 @@ class SignedDistance:
         return cross, unsure
 
     def _flat_patches(self):
-        """(nf,) flat patch of each face: faces joined through shared edges to faces in the same plane, the same way up."""
+        """(nf,) flat patch of each face: faces joined through shared edges to faces in the same plane, the same
+        way up; and (nf,) bool, the faces of patches that overlap themselves in their plane."""
         key = row_ids(np.round(self._plane / 1e-6).astype(np.int64))
-        a, b, _ = self._pairs
+        a, b, e = self._pairs
         # joined: the same plane, the same way up (a patch folded onto itself, as in a double-sided stretch of a
         # part, becomes two patches in one plane)
         same = (key[a] == key[b]) & (np.einsum("nd,nd->n", self.normals[a], self.normals[b]) > 0)
-        return _components(len(self.F), a[same], b[same])
+        patch = _components(len(self.F), a[same], b[same])
+        # A patch overlaps itself where two of its faces lie on the same side of an edge they share, or more than
+        # two share one edge (ChairNoArms4: two faces of one patch on each other, w jumps by 2 across them, and a
+        # count of crossings meets one): its faces are treated as lying on another (_regions, layered)
+        a, b, e = a[same], b[same], e[same]
+        at = self._merged_positions()
+        u, v = self.edges[e, 0], self.edges[e, 1]
+        side = lambda f: np.einsum("nd,nd->n", np.cross(at[self.Fm[f].sum(1) - u - v] - at[u], at[v] - at[u]),
+                                   self.normals[f])  # the third corner's side of the edge, in the face's plane
+        folded = side(a) * side(b) > 0
+        folded |= np.bincount(e, minlength=len(self.edges))[e] > 1  # three or more faces of a patch on one edge
+        return patch, np.isin(patch, patch[a[folded]])
 
     def _regions(self, net):
         """(nf,) region of each face (-1: none): faces joined through edges with exactly two faces that run
         opposite ways along it (net (ne,) 0, _boundary), leaving out faces crossed by another part or by the
-        caps, faces lying in the plane of another part, and degenerate faces."""
+        caps, faces lying in the plane of another part, faces of flat patches that lie on themselves
+        (_flat_patches), and degenerate faces."""
         # Faces in the plane of a face they are not joined to by a flat patch, even of the same part, may lie on
         # each other (a fold of a part onto itself): left out too.
-        self._lying = _coplanar_across_parts(self._plane, self._flat_patches(), tol=REGION_PLANE_TOL)
+        patch, overlapping = self._flat_patches()
+        self._lying = _coplanar_across_parts(self._plane, patch, tol=REGION_PLANE_TOL) | overlapping
         ok = ~self._crossed & ~self._lying
         ok &= self.area > 1e-14 * self.span**2
         if self.caps is not None:

@@ -347,6 +347,30 @@ def test_rays_find_small_and_slanted_faces():
         assert seg.tolist() == [0, 1] and hit.tolist() == [0, 1]
 
 
+def test_edges_along_an_axis_plane_find_the_faces_they_touch():
+    """Segments lying in an axis plane (direction components exactly 0, as the edges of axis-aligned CAD parts
+    and flat caps are) are followed by libigl as copies just off the plane (_hits_along): a face standing on the
+    plane is touched at its edge and found, one lifted 1e-6 off it is not, one through it is found, and the
+    fan of faces the segment lies in meets it nowhere. (As they are, such segments made libigl's box test
+    read 0 x inf: a face standing on the plane z = 0 was never tested, and the fan's boxes all were.)"""
+    n = 64  # a fan of slivers in z = 0, radius 1
+    ang = 2 * np.pi * np.arange(n) / n
+    V = [[0, 0, 0]] + [[np.cos(a), np.sin(a), 0] for a in ang]
+    F = [[0, 1 + i, 1 + (i + 1) % n] for i in range(n)]
+    for x, z0, z1 in [(0.3, 0.0, 0.3), (-0.3, 1e-6, 0.3), (0.6, -0.1, 0.2)]:  # standing, lifted, through
+        k = len(V)
+        V += [[x, -0.2, z0], [x, 0.2, z0], [x, 0.0, z1]]
+        F.append([k, k + 1, k + 2])
+    V, F = np.array(V, float), np.array(F)
+    standing, lifted, through = n, n + 1, n + 2
+    orig = np.array([[-0.9, 0.05, 0.0], [0.05, -0.9, 0.0]])  # along x, and along y (which meets none of the three)
+    d = np.array([[1.8, 0.0, 0.0], [0.0, 1.8, 0.0]])
+    for embree in (True, False):
+        seg, face = ray_casts._hits_along(Rays(V, F, use_embree=embree), orig, d, float64=True)
+        assert sorted(face[seg == 0].tolist()) == [standing, through] and (seg == 1).sum() == 0
+    assert lifted not in face
+
+
 def test_embree_and_libigl_casts_agree():
     """The two ray casters on random segments against overlapping boxes: the same first face, the same t."""
     parts, meshes = _overlapping_boxes()
@@ -392,6 +416,25 @@ def test_faces_in_no_region_take_w_by_crossing_counts():
     at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F)))[:2])
     np.testing.assert_allclose(np.concatenate([w_plus, w_minus])[np.tile(own, 2)],
                                igl.winding_number(S.V, S.F, at[np.tile(own, 2)]), atol=1e-6)
+
+
+def test_a_flat_patch_lying_on_itself_is_found():
+    """Two faces of one flat patch lying on each other (joined at an edge, both on the same side of it: w jumps
+    by 2 across them, and a count of crossings meets one of them) mark their patch as overlapping, so that its
+    faces are left out of the regions and counted with every hit; a box's own patches are not marked, and the
+    signs equal the exact winding number's."""
+    box = trimesh.creation.box(extents=(1, 1, 1))
+    V, F = np.asarray(box.vertices, float), np.asarray(box.faces)
+    top = np.flatnonzero(np.asarray(box.face_normals)[:, 2] > 0.5)
+    a, b, c = F[top[0]]  # one of the top's two faces, and a face over it on the same side of its edge (a, b)
+    V = np.vstack([V, (V[a] + V[b] + 2 * V[c]) / 4])
+    F = np.vstack([F, [a, b, len(V) - 1]])
+    S = SignedDistance(V, F, queries_hint=10**8)
+    assert S.use_labels
+    patch, overlapping = S._flat_patches()
+    assert overlapping[top].all() and overlapping[-1] and overlapping.sum() == 3
+    Q = _queries(4000, seed=5)
+    np.testing.assert_array_equal(S(Q) < 0, np.abs(igl.winding_number(S.V, S.F, Q)) > 0.5)
 
 
 def test_regions_of_an_open_mesh_carry_k():
