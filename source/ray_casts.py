@@ -25,13 +25,14 @@ def _hits_along(rays, orig, d, eps=1e-6, float64=False, max_hits=64):
     on an embedded lamp's subdivided caps, against 1 us for its copies)."""
     if float64 or rays.scene is None:
         zero = d == 0  # (n, 3)
-        flat = np.flatnonzero(zero.any(1))
+        in_plane = zero.any(1)
+        flat, plain = np.flatnonzero(in_plane), np.flatnonzero(~in_plane)
         if len(flat):
             # the copies: TOUCH along the first zero axis, TOUCH / 2 along the second, either way
             first = zero[flat] & (np.cumsum(zero[flat], axis=1) == 1)
             shift = TOUCH * rays.span * (first + 0.5 * (zero[flat] & ~first))
-            seg = np.concatenate([np.flatnonzero(~zero.any(1)), flat, flat])
-            s, face = _walk(rays, np.concatenate([orig[~zero.any(1)], orig[flat] + shift, orig[flat] - shift]),
+            seg = np.concatenate([plain, flat, flat])
+            s, face = _walk(rays, np.concatenate([orig[plain], orig[flat] + shift, orig[flat] - shift]),
                             d[seg], eps, float64, max_hits)
             pair = np.unique(seg[s] * len(rays.F) + face)  # a face that both copies meet, once
             return pair // len(rays.F), pair % len(rays.F)
