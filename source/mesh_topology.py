@@ -117,11 +117,16 @@ def _planes(V, F, normals, span):
     return np.concatenate([n, np.einsum("nd,nd->n", n, V[F[:, 0]])[:, None] / span], axis=1)
 
 
-def _coplanar_across_parts(plane, part, tol=1e-6):
+def _coplanar_across_parts(plane, part, tol=1e-6, tri=None, margin=0.0, whole=None):
     """(nf,) bool: faces lying in the plane of a face of another part (parts touching face to face, whose
     faces may overlap). Planes (_planes) are compared as (unit normal up to its sign, offset / span) rounded to tol,
     twice, the second time with the bins shifted by half a bin, so that few pairs that close are split by a
-    bin edge (axis-aligned faces, the common case in CAD models, have exact normals)."""
+    bin edge (axis-aligned faces, the common case in CAD models, have exact normals).
+
+    tri: the faces' corners (nf, 3, 3), where only faces near a face of another part in that plane are wanted
+    (_near_other_parts, within `margin`). Without them every face of a plane that two parts share counts (an
+    embedded lamp: the whole of its base's bottom, 46,848 faces, for the stem standing on it). whole (nf,) bool:
+    faces that count whenever their plane is shared, near another part's face or not."""
     out = np.zeros(len(plane), dtype=bool)
     for shift in (0.0, 0.5):
         group = row_ids(np.floor(plane / tol + shift).astype(np.int64))
@@ -129,5 +134,57 @@ def _coplanar_across_parts(plane, part, tol=1e-6):
         # the group's representative (the part of any one of its faces)
         rep = np.empty(group.max() + 1, dtype=part.dtype)
         rep[group] = part
-        out |= (np.bincount(group, weights=part != rep[group]) > 0)[group]
+        shared = (np.bincount(group, weights=part != rep[group]) > 0)[group]
+        if tri is None:
+            out |= shared
+        else:
+            if whole is not None:
+                out |= shared & whole
+            idx = np.flatnonzero(shared)
+            out[idx[_near_other_parts(tri[idx], group[idx], part[idx], margin, known=out[idx])]] = True
     return out & (np.linalg.norm(plane[:, :3], axis=1) > 0)  # degenerate faces have no plane
+
+
+def _near_other_parts(tri, group, part, margin, max_parts=8, known=None):
+    """(n,) bool: faces (tri (n, 3, 3)) that may come within margin of a face of the same group and another part.
+    Each face lies in the ball around its centroid through its farthest corner: it counts unless the exact
+    distance from that centroid to the group's faces of other parts is more than the ball's radius plus margin.
+    The groups are set apart along x (so that no face is near another group's) and the parts of each group are
+    ranked, the largest first, so that one distance query per rank serves all groups; a face of an earlier rank
+    takes part in the later ranks' queries only where it was found near (a face near one of rank r is within its
+    own ball plus margin of it, so it was found). Every face of a group with more than max_parts parts counts, and
+    the faces `known` (n,) to count (found in another grouping) are not asked again."""
+    n = len(tri)
+    out = np.zeros(n, dtype=bool) if known is None else known.copy()
+    if n == 0:
+        return out
+    centroid = tri.mean(1)
+    radius = np.linalg.norm(tri - centroid[:, None], axis=2).max(1)
+    # rank of each face's part within its group, the part with the most faces first (0, 1, ...)
+    _, gp, size = np.unique(np.stack([group, part], axis=1), axis=0, return_inverse=True, return_counts=True)
+    gp = gp.reshape(-1)
+    g_of = np.zeros(len(size), dtype=np.int64)
+    g_of[gp] = group
+    order = np.lexsort((-size, g_of))  # (group, part) pairs by group, then by size
+    first = np.searchsorted(g_of[order], g_of[order])  # position of each group's first pair
+    rank_of = np.empty(len(size), dtype=np.int64)
+    rank_of[order] = np.arange(len(size)) - first
+    rank = rank_of[gp]  # (n,)
+    many = np.bincount(group, weights=rank >= max_parts) > 0
+    out[many[group]] = True
+    gap = 4.0 * (np.abs(tri).max() + radius.max() + margin + 1.0)  # groups this far apart along x
+    shift = np.zeros((n, 3))
+    shift[:, 0] = group * gap
+    moved = tri + shift[:, None]
+    for r in range(min(int(rank.max()), max_parts - 1) + 1):
+        has = np.bincount(group, weights=rank == r, minlength=len(many)) > 0  # (groups,) with a part of rank r
+        # a face of an earlier rank that no later part came near was not near this one: only those found stay
+        mine = np.flatnonzero((rank == r) & ~out)
+        others = np.flatnonzero((rank != r) & has[group] & ~many[group] & ((rank > r) | out))
+        if len(mine) == 0 or len(others) == 0:
+            continue
+        V = np.ascontiguousarray(moved[others].reshape(-1, 3))
+        F = np.arange(len(V), dtype=np.int64).reshape(-1, 3)
+        sq = igl.point_mesh_squared_distance(np.ascontiguousarray(centroid[mine] + shift[mine]), V, F)[0]
+        out[mine] = np.sqrt(sq) <= radius[mine] + margin
+    return out

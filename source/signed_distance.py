@@ -17,8 +17,10 @@ sign is computed in tiers, cheapest first:
    and outside on the other, and that no edge of the mesh passes through (parts crossing it, however thin), is
    "clean" and gets a label. On a closed mesh w is the same just off every face of a region that nothing
    crosses or touches (faces joined by two-face edges, none crossed, none within 1e-4 of the plane of a face it
-   is not joined to, none in a flat patch that lies on itself): there w is evaluated at every 8th test point of
-   each region only, and carried to the rest when those agree. On an open mesh the same holds for w minus the
+   is not joined to and near it, none in a flat patch that lies on itself): there w is evaluated at every 8th
+   test point of each region only (the probes), and carried to the rest when those agree. Where w is dear (thin
+   faces) it is evaluated at every 64th, and the other probes take it by counting crossings from those. On an
+   open mesh the same holds for w minus the
    caps' winding number (tier 3), with the faces that the caps cross left out of the regions too. The test
    points of faces in no region (crossed ones, mostly) take w from the nearest point of a trusted region,
    carried by counting the faces the segment between them crosses, as tier 3 does; w is evaluated only where
@@ -90,6 +92,10 @@ WINDING_SPLIT = 0.1
 # Test points at which ambiguous_area_fraction estimates the share of the surface with no clear inside when
 # the faces are not labelled (w at every query); with labels every test point's w is known and all are used.
 AMBIGUITY_SAMPLE = 8192
+# Where the fast winding number costs more than this per point (microseconds, as labels_pay_off estimates it
+# from the faces' thinness), most of a region's probes take k by counting crossings from a few whose w is
+# evaluated (_region_side_w, count_probes): a count costs about 3 us a point.
+COUNT_PROBES_ABOVE = 10.0
 # The counts of _carried_k start from a point of a trusted region at most 1 + this times as far as the nearest
 # (the nearest where that count is refused).
 CARRY_EPS = 1.0
@@ -291,7 +297,8 @@ class SignedDistance:
         other = (face >= 0) & (face != np.tile(owner, 2))
         return other[:m] | other[m:]
 
-    def _region_side_w(self, at, owner, region, w_caps=0.0, layered=None, probes=3, every=8, beyond=None):
+    def _region_side_w(self, at, owner, region, w_caps=0.0, layered=None, probes=3, every=8, beyond=None,
+                       count_probes=False, anchor_every=64):
         """w at the points `at` (both sides of each test point, as _off gives them), evaluated at a few test
         points per region and carried over to the rest of the region.
 
@@ -308,6 +315,10 @@ class SignedDistance:
         that may have another lying on them, counted with every hit); where the count cannot be trusted, or
         does not jump by 1 across the face, or no region is trusted, they are evaluated. beyond (m,): test points
         that another face separates from their own (_beyond_other_faces), evaluated whatever their region.
+        count_probes: w is evaluated at every `anchor_every`-th test point of a region only (at least `probes`),
+        and the other probes take k by counting the faces crossed from the nearest of those that read clean,
+        where w costs more than such a count (thin faces, COUNT_PROBES_ABOVE); a probe whose count is refused
+        or not clean is evaluated.
         Returns w (2m,) and a mask (2m,) of the points whose w the winding number gave."""
         m = len(owner)
         r = region[owner]  # (m,) region of each test point
@@ -327,14 +338,7 @@ class SignedDistance:
             w[idx] = self._w(at[idx])
             return np.tile(mask, 2)
 
-        evaluated = evaluate(probe)
-        # The fast winding number can be off by 0.1 to 1 near the thin, long faces of CAD models: probes whose
-        # k is not a whole number, or does not jump by 1 across their face, are measured again before they
-        # make their region untrusted: first by counting crossings from the nearest clean probe (as for the
-        # faces in no region, below), then, where that count cannot be trusted, exactly, where that costs
-        # less than the region's other test points would (exact_winding_number: 0.14 us per face and point
-        # for a few points, against 3-30 us per point for the fast one on CAD meshes)
-        k = w - w_caps
+        far = np.zeros(m, dtype=bool) if beyond is None else beyond
         whole = lambda x: np.abs(x - np.round(x)) < 0.1
 
         def clean(kp, km):  # k on both sides whole numbers, 1 apart
@@ -349,6 +353,30 @@ class SignedDistance:
             n = len(targets)
             return kc[:n], kc[n:], unsure[:n] | unsure[n:]
 
+        anchor = probe
+        if count_probes:  # w at a few anchors per region, counts from them to the other probes
+            anchor = probe & ((rank % np.clip(n_r // probes, 1, anchor_every)[np.maximum(r, 0)] == 0) | far)
+        evaluated = evaluate(anchor)
+        k = w - w_caps
+        counted = np.flatnonzero(probe & ~anchor)
+        if len(counted):
+            src = np.flatnonzero(anchor & ~far & ~self.sliver[owner] & clean(k[:m], k[m:]))
+            ok = np.zeros(len(counted), dtype=bool)
+            if len(src):
+                kp, km, unsure = carried(counted, src)
+                ok = ~unsure & clean(kp, km)
+                i = counted[ok]
+                w[i], w[m + i] = kp[ok] + w_caps[i], km[ok] + w_caps[m + i]
+            left = np.zeros(m, dtype=bool)
+            left[counted[~ok]] = True
+            evaluated |= evaluate(left)
+            k = w - w_caps
+        # The fast winding number can be off by 0.1 to 1 near the thin, long faces of CAD models: probes whose
+        # k is not a whole number, or does not jump by 1 across their face, are measured again before they
+        # make their region untrusted: first by counting crossings from the nearest clean probe (as for the
+        # faces in no region, below), then, where that count cannot be trusted, exactly, where that costs
+        # less than the region's other test points would (exact_winding_number: 0.14 us per face and point
+        # for a few points, against 3-30 us per point for the fast one on CAD meshes)
         misread = probe.copy()  # (m,) probes whose k is off (only probes are evaluated yet)
         misread[probe] = ~clean(k[:m][probe], k[m:][probe])
         fine = np.flatnonzero(probe & ~misread & ~self.sliver[owner])
@@ -395,7 +423,6 @@ class SignedDistance:
         # passes within the casts' tolerance of two faces (a test knife: 30 of 832 wrong when counted). They
         # stay in their region's probes: taking them out moves the probes, and on Table7 (open) a region whose
         # probes had found a misread then read clean (324 of 500,000 samples wrong).
-        far = np.zeros(m, dtype=bool) if beyond is None else beyond
         rest = np.flatnonzero(own & ~far)
         src = np.flatnonzero(in_trusted & ~self.sliver[owner] & ~far)
         if len(rest) and len(src):
@@ -472,7 +499,8 @@ class SignedDistance:
         # Faces in the plane of a face they are not joined to by a flat patch, even of the same part, may lie on
         # each other (a fold of a part onto itself): left out too.
         patch, overlapping = self._flat_patches()
-        self._lying = _coplanar_across_parts(self._plane, patch, tol=REGION_PLANE_TOL) | overlapping
+        self._lying = _coplanar_across_parts(self._plane, patch, REGION_PLANE_TOL, self._tri,
+                                             REGION_PLANE_TOL * self.span, self._by_crossed) | overlapping
         ok = ~self._crossed & ~self._lying
         ok &= self.area > 1e-14 * self.span**2
         if self.caps is not None:
@@ -491,7 +519,16 @@ class SignedDistance:
         # Faces in the plane of another part's face: where parts touch face to face, a face may overlap
         # another in a region between the test points of both (layered, below).
         self._plane = _planes(self.V, self.F, self.normals, self.span)
-        self._coplanar = _coplanar_across_parts(self._plane, _parts(self.edge_of, self._pairs))
+        # only faces that may come within REGION_PLANE_TOL of such a face: a part standing on a large face leaves
+        # the rest of that face's plane alone. But not next to a crossed face (a corner shared): there a part may
+        # meet another along an edge lying in the other's face, which no edge cast sees (Table13: the top of a
+        # part tilted by 0.3 degrees rises from such an edge into a slab; its region carried w from outside the
+        # slab, 774 of 500,000 samples wrong, when its plane's other faces, far off, no longer kept it out)
+        self._tri = tri
+        nv = int(self.vid.max()) + 1
+        self._by_crossed = np.bincount(self.Fm[self._crossed].reshape(-1), minlength=nv)[self.Fm].any(1)
+        self._coplanar = _coplanar_across_parts(self._plane, _parts(self.edge_of, self._pairs), 1e-6, tri,
+                                                REGION_PLANE_TOL * self.span, self._by_crossed)
         net = self._boundary()
         self.closed = not net.any()
         # Holes and open sheets: a cap C (a cone over each boundary loop) has the same boundary as the mesh M,
@@ -510,7 +547,9 @@ class SignedDistance:
         twins = same_vertex_faces(self.Fm)
         lying = self._lying | self._coplanar | (np.bincount(twins)[twins] > 1)
         self._beyond = self._beyond_other_faces(pts, owner, at)
-        w, evaluated = self._region_side_w(at, owner, region, w_caps, lying, beyond=self._beyond)
+        count_probes = 2.0 + 0.6 * self.thinness > COUNT_PROBES_ABOVE  # w's cost per point (labels_pay_off)
+        w, evaluated = self._region_side_w(at, owner, region, w_caps, lying, beyond=self._beyond,
+                                           count_probes=count_probes)
         m = len(owner)
         w_plus, w_minus = w[:m], w[m:]
         self.side_w = (w_plus, w_minus, owner)  # kept for the trust statistics

@@ -1,7 +1,8 @@
 """Row grouping and edges of source/mesh_topology.py against straightforward references."""
 import numpy as np
+import trimesh
 
-from source.mesh_topology import _edges, row_ids
+from source.mesh_topology import _coplanar_across_parts, _edges, _parts, _planes, row_ids
 
 
 def _same_grouping(ids, a):
@@ -43,3 +44,42 @@ def test_edges_of_two_triangles():
             assert set(edges[edge_of[f, k]]) == set(F[f]) - {F[f, k]}
     shared = edge_of[0, 0]  # opposite corner 0: the edge 1-2, shared by both faces
     assert count[shared] == 2 and count.sum() == 6 and len(edges) == 5
+
+
+def _footprint_distance(P, lo, hi):
+    """Distance in the xz plane from points P (n, 3) to the rectangle [lo, hi] (x and z)."""
+    d = np.maximum(np.maximum(lo - P[:, [0, 2]], P[:, [0, 2]] - hi), 0.0)
+    return np.linalg.norm(d, axis=1)
+
+
+def test_coplanar_faces_are_those_near_another_part():
+    """A small box standing on a finely cut plate: with the faces' corners given, only the plate's top faces
+    near the box's bottom count as lying in another part's plane, and the box's bottom does; without them the
+    whole plane counts. Against a reference: every plate face with a corner or its centroid in the box's footprint
+    counts, none whose corners are all further from it than twice the face's length plus the margin."""
+    plate = trimesh.creation.box(extents=(1.0, 0.1, 1.0)).subdivide_to_size(0.05)  # top at y = 0.05
+    box = trimesh.creation.box(extents=(0.1, 0.2, 0.1))
+    box.apply_translation([0.2, 0.15, -0.1])  # bottom at y = 0.05, on the plate
+    mesh = trimesh.util.concatenate([plate, box])
+    V, F = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    tri = V[F]
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    plane = _planes(V, F, normals, span=2.0)
+    part = _parts(_edges(F)[1])
+    margin = 1e-4
+    near = _coplanar_across_parts(plane, part, 1e-6, tri, margin)
+    every = _coplanar_across_parts(plane, part, 1e-6)
+    in_plane = (np.abs(tri[:, :, 1] - 0.05) < 1e-12).all(1)
+    on_plate = np.arange(len(F)) < len(plate.faces)
+    assert np.array_equal(every, in_plane)  # the plate's whole top and the box's bottom
+    assert near[in_plane & ~on_plate].all() and (in_plane & ~on_plate).sum() == 2
+    assert not near[~in_plane].any()
+    lo, hi = np.array([0.15, -0.15]), np.array([0.25, -0.05])  # the box's footprint (x, z)
+    top = np.flatnonzero(in_plane & on_plate)
+    corners = _footprint_distance(tri[top].reshape(-1, 3), lo, hi).reshape(-1, 3)
+    inside = (corners == 0).any(1) | (_footprint_distance(tri[top].mean(1), lo, hi) == 0)
+    length = np.linalg.norm(tri[top] - np.roll(tri[top], 1, axis=1), axis=2).max(1)
+    far = corners.min(1) > 2 * length + margin
+    assert inside.sum() > 4 and near[top[inside]].all()
+    assert far.sum() > 0.9 * len(top) and not near[top[far]].any()
