@@ -65,7 +65,8 @@ def _crossings(rays, normals, Q, d, max_crossings, layered):
     cannot be trusted on: a hit too close to the segment's end (the anchor might lie on either side of the
     face), two hits or a hit and the query closer than the casts can tell apart (rays.tol), or more than
     max_crossings hits. Segments crossing a face marked in `layered` (faces with another lying on them,
-    which a first-hit walk counts once) are recounted with every hit."""
+    which a first-hit walk counts once) are recounted with every hit, which also settles two hits too close
+    for the walk and walks longer than max_crossings."""
     count = np.zeros(len(Q))
     length = np.maximum(np.linalg.norm(d, axis=1), 1e-300)
     close = rays.tol / length  # (n,) rays.tol in units of each segment
@@ -81,11 +82,16 @@ def _crossings(rays, normals, Q, d, max_crossings, layered):
     live = np.arange(len(Q))
     recount = np.zeros(len(Q), dtype=bool)
     unsure = np.zeros(len(Q), dtype=bool)
+    walk_unsure = np.zeros(len(Q), dtype=bool)  # what a recount with every hit settles
     for _ in range(max_crossings):
         face, t = rays.first_hits(Q[live] + pos[live, None] * d[live], d[live], 1.0 + margin[live])
         hit = face >= 0
         end = pos[live] + t  # where the hit is along the segment
-        unsure[live[hit & ((np.abs(end - 1.0) <= margin[live]) | (t < close[live]))]] = True
+        # a hit this close to the end, or to the start, might be on either side of it; one this close to the
+        # hit before might be a second crossing or the same (a face lying on another, met by every-hit recounts)
+        near = hit & (t < close[live])
+        unsure[live[hit & (np.abs(end - 1.0) <= margin[live]) | near & (pos[live] == 0)]] = True
+        walk_unsure[live[near & (pos[live] > 0)]] = True
         ok = hit & (end < 1.0 - margin[live])
         live, face, t = live[ok], face[ok], t[ok]
         new = face != last[live]
@@ -95,7 +101,8 @@ def _crossings(rays, normals, Q, d, max_crossings, layered):
         pos[live] += t + step[live]
         if len(live) == 0:
             break
-    unsure[live] = True  # still hitting faces after max_crossings
+    walk_unsure[live] = True  # still hitting faces after max_crossings
+    unsure |= walk_unsure & ~recount
     rc = np.flatnonzero(recount)
     if len(rc):  # every hit, coincident ones included
         seg, f = rays.all_hits(Q[rc], d[rc])

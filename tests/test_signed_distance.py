@@ -696,3 +696,48 @@ def test_test_points_beyond_a_fold_are_found_and_evaluated(embree, monkeypatch):
     np.testing.assert_array_equal(S._beyond, beyond)
     # the same whole numbers (the fast winding number is off by up to 0.3 inside the thin wedge)
     np.testing.assert_array_equal(np.round(np.concatenate([w_plus, w_minus])), np.round(exact))
+
+
+@pytest.mark.parametrize("embree", [True, False])
+def test_faces_lying_on_each_other_are_counted_not_evaluated(embree, monkeypatch):
+    """A box nested in a corner of another (three faces of each in the same planes, the same way up: k jumps by
+    2 across them) and a third box touching the outer one face to face (the other way up: no jump). The casts
+    back to the test points meet the face lying on each one's own: those points are not taken as beyond a fold,
+    their jump (2 or 0) is known, and their w comes from counts of crossings, not from the winding number, and
+    equals the exact winding number's whole numbers."""
+    monkeypatch.setattr(ray_casts, "USE_EMBREE", embree)
+    outer = trimesh.creation.box(bounds=[[0, 0, 0], [1, 1, 1]])
+    inner = trimesh.creation.box(bounds=[[0, 0, 0], [0.5, 0.5, 0.5]])
+    beside = trimesh.creation.box(bounds=[[1, 0.2, 0.2], [1.4, 0.6, 0.6]])  # on the outer box's face x = 1
+    mesh = trimesh.util.concatenate([outer, inner, beside]).subdivide_to_size(0.1)
+    evaluated = []
+    w_of = SignedDistance._w
+    monkeypatch.setattr(SignedDistance, "_w", lambda self, Q: evaluated.append(Q.copy()) or w_of(self, Q))
+    S = SignedDistance(np.asarray(mesh.vertices), np.asarray(mesh.faces), queries_hint=10**7)
+    assert S.use_labels and S.closed
+    pts, owner, _ = S._test_points(S.V[S.F], np.arange(len(S.F)))
+    at = S._off(pts, owner)
+    beyond, jump = S._beyond_other_faces(pts, owner, at)
+    # test points on faces that another lies on, away from that face's rim (where a cast may meet either)
+    nested = (np.isclose(pts, 0).any(1) & (pts < 0.5 - 0.02).all(1))
+    touching = np.isclose(pts[:, 0], 1) & (np.abs(pts[:, 1:] - 0.4) < 0.2 - 0.02).all(1)
+    assert nested.sum() > 100 and touching.sum() > 30
+    assert not beyond.any()
+    assert np.isin(jump[nested], [1, 2]).all() and np.isin(jump[touching], [0, 1]).all()
+    assert (jump[nested] == 2).mean() > 0.4 and (jump[touching] == 0).mean() > 0.4  # the face met is either
+    assert (jump[~nested & ~touching] == 1).mean() > 0.95
+    w_plus, w_minus, _ = S.side_w
+    exact = igl.winding_number(S.V, S.F, at)
+    m = len(owner)
+    np.testing.assert_array_equal(np.round(w_plus), np.round(exact[:m]))
+    np.testing.assert_array_equal(np.round(w_minus), np.round(exact[m:]))
+    # the points whose jump is known were counted, not evaluated (leaving out those at the same place as a test
+    # point of the face lying on theirs, whose jump is not known and whose w is evaluated)
+    asked = {tuple(p) for Q in evaluated for p in Q}
+    _, first, seen = np.unique(at, axis=0, return_index=True, return_counts=True)
+    alone = np.zeros(2 * m, dtype=bool)
+    alone[first[seen == 1]] = True
+    known = np.flatnonzero((nested | touching) & (jump != 1))
+    known = np.concatenate([known, m + known])
+    known = known[alone[known]]
+    assert len(known) > 100 and not any(tuple(p) in asked for p in at[known])
