@@ -161,8 +161,7 @@ def _near_other_parts(tri, group, part, margin, max_parts=8, known=None):
     centroid = tri.mean(1)
     radius = np.linalg.norm(tri - centroid[:, None], axis=2).max(1)
     # rank of each face's part within its group, the part with the most faces first (0, 1, ...)
-    _, gp, size = np.unique(np.stack([group, part], axis=1), axis=0, return_inverse=True, return_counts=True)
-    gp = gp.reshape(-1)
+    _, gp, size = np.unique(group * (int(part.max()) + 1) + part, return_inverse=True, return_counts=True)
     g_of = np.zeros(len(size), dtype=np.int64)
     g_of[gp] = group
     order = np.lexsort((-size, g_of))  # (group, part) pairs by group, then by size
