@@ -19,7 +19,7 @@ sign is computed in tiers, cheapest first:
    crosses or touches (faces joined by two-face edges, none crossed, none within 1e-4 of the plane of a face it
    is not joined to and near it, none in a flat patch that lies on itself): there w is evaluated at every 8th
    test point of each region only (the probes), and carried to the rest when those agree. Where w is dear (thin
-   faces) it is evaluated at every 64th, and the other probes take it by counting crossings from those. On an
+   faces) it is evaluated at every 256th, and the other probes take it by counting crossings from those. On an
    open mesh the same holds for w minus the
    caps' winding number (tier 3), with the faces that the caps cross left out of the regions too. The test
    points of faces in no region (crossed ones, mostly) take w from the nearest point of a trusted region,
@@ -312,7 +312,7 @@ class SignedDistance:
         return other[:m] | other[m:] | odd, jump
 
     def _region_side_w(self, at, owner, region, w_caps=0.0, layered=None, probes=3, every=8, beyond=None,
-                       count_probes=False, anchor_every=64, jump=1.0):
+                       count_probes=False, anchor_every=256, jump=1.0):
         """w at the points `at` (both sides of each test point, as _off gives them), evaluated at a few test
         points per region and carried over to the rest of the region.
 
