@@ -20,11 +20,10 @@ sign is computed in tiers, cheapest first:
    is not joined to and near it, none in a flat patch that lies on itself): there w is evaluated at every 8th
    test point of each region only (the probes), and carried to the rest when those agree. Where w is dear (thin
    faces) it is evaluated at every 256th, and the other probes take it by counting crossings from those. On an
-   open mesh the same holds for w minus the
-   caps' winding number (tier 3), with the faces that the caps cross left out of the regions too. The test
-   points of faces in no region (crossed ones, mostly) take w from the nearest point of a trusted region,
-   carried by counting the faces the segment between them crosses, as tier 3 does; w is evaluated only where
-   that count cannot be trusted. Slivers (narrower than SLIVER offsets) get no label: a point just off them may
+   open mesh the same holds for w minus the caps' winding number (tier 3), with the faces that the caps cross
+   left out of the regions too. The test points of faces in no region (crossed ones, mostly) take w from the
+   nearest point of a trusted region, carried by counting the faces the segment between them crosses, as tier
+   3 does; w is evaluated only where that count cannot be trusted. Slivers (narrower than SLIVER offsets) get no label: a point just off them may
    lie beyond a neighbouring face; so may a point just off a face where a part folds back on itself more thinly
    than the offset, which a cast back to its face finds (_beyond_other_faces): such points keep their place
    among their region's probes, but their w is evaluated, not carried from the region, and no count starts from
@@ -92,9 +91,10 @@ WINDING_SPLIT = 0.1
 # Test points at which ambiguous_area_fraction estimates the share of the surface with no clear inside when
 # the faces are not labelled (w at every query); with labels every test point's w is known and all are used.
 AMBIGUITY_SAMPLE = 8192
-# Where the fast winding number costs more than this per point (microseconds, as labels_pay_off estimates it
+# Where the fast winding number costs more than this per point (microseconds, as winding_cost estimates it
 # from the faces' thinness), most of a region's probes take k by counting crossings from a few whose w is
-# evaluated (_region_side_w, count_probes): a count costs about 3 us a point.
+# evaluated (_region_side_w, count_probes): a count cost 1.5-3.5 us a test point (both sides) on the embedded
+# lamp_003 and table_001.
 COUNT_PROBES_ABOVE = 10.0
 # The counts of _carried_k start from a point of a trusted region at most 1 + this times as far as the nearest
 # (the nearest where that count is refused).
@@ -152,17 +152,22 @@ def exact_winding_number(V, F, Q, few=24):
     return out
 
 
+def winding_cost(thinness):
+    """Microseconds per point of the fast winding number, from how thin the faces are: thinness = sum of the
+    faces' longest edge squared over the sum of their areas (2.3 for equilateral triangles, 2.5-6.5 on organic
+    meshes, 13-80 on CAD models; unchanged by subdivision); w took about 2 + 0.6 x thinness microseconds per
+    point (2.6-4.5 at 2.5-6.5, 9-53 at 13-80)."""
+    return 2.0 + 0.6 * thinness
+
+
 def labels_pay_off(n_test, n_queries, thinness):
     """Whether tiers 1-2 (w at n_test test points, then labels) cost less than w at every one of n_queries.
 
-    The fast winding number costs more per point the thinner the faces are: thinness = sum of the faces'
-    longest edge squared over the sum of their areas (2.3 for equilateral triangles, 2.5-6.5 on organic meshes,
-    13-80 on CAD models; unchanged by subdivision), and w took about 2 + 0.6 x thinness microseconds per
-    point (2.6-4.5 at 2.5-6.5, 9-53 at 13-80). The labels cost about 17 + 1.1 x that per test point (the
-    set-up's casts, the probes' w both sides, tier 3): measured on a plane, ChairArms1, ChairArms2 and Table6
-    subdivided to 163k-343k faces (docs/benchmarks.md). At least a quarter of the queries (the rule of the
-    rounds before, kept where it chose the labels)."""
-    c_w = 2.0 + 0.6 * thinness  # microseconds per point for w
+    The fast winding number costs more per point the thinner the faces are (winding_cost). The labels cost
+    about 17 + 1.1 x that per test point (the set-up's casts, the probes' w both sides, tier 3): measured on a
+    plane, ChairArms1, ChairArms2 and Table6 subdivided to 163k-343k faces (docs/benchmarks.md). At least a
+    quarter of the queries (the rule of the rounds before, kept where it chose the labels)."""
+    c_w = winding_cost(thinness)  # microseconds per point for w
     return n_test < n_queries * max(0.25, c_w / (17.0 + 1.1 * c_w))
 
 
@@ -514,7 +519,7 @@ class SignedDistance:
         # Faces in the plane of a face they are not joined to by a flat patch, even of the same part, may lie on
         # each other (a fold of a part onto itself): left out too.
         patch, overlapping = self._flat_patches()
-        self._lying = _coplanar_across_parts(self._plane, patch, REGION_PLANE_TOL, self._tri,
+        self._lying = _coplanar_across_parts(self._plane, patch, REGION_PLANE_TOL, self.V[self.F],
                                              REGION_PLANE_TOL * self.span, self._by_crossed) | overlapping
         ok = ~self._crossed & ~self._lying
         ok &= self.area > 1e-14 * self.span**2
@@ -539,7 +544,6 @@ class SignedDistance:
         # meet another along an edge lying in the other's face, which no edge cast sees (Table13: the top of a
         # part tilted by 0.3 degrees rises from such an edge into a slab; its region carried w from outside the
         # slab, 774 of 500,000 samples wrong, when its plane's other faces, far off, no longer kept it out)
-        self._tri = tri
         nv = int(self.vid.max()) + 1
         self._by_crossed = np.bincount(self.Fm[self._crossed].reshape(-1), minlength=nv)[self.Fm].any(1)
         self._coplanar = _coplanar_across_parts(self._plane, _parts(self.edge_of, self._pairs), 1e-6, tri,
@@ -562,7 +566,7 @@ class SignedDistance:
         twins = same_vertex_faces(self.Fm)
         lying = self._lying | self._coplanar | (np.bincount(twins)[twins] > 1)
         self._beyond, jump = self._beyond_other_faces(pts, owner, at)
-        count_probes = 2.0 + 0.6 * self.thinness > COUNT_PROBES_ABOVE  # w's cost per point (labels_pay_off)
+        count_probes = winding_cost(self.thinness) > COUNT_PROBES_ABOVE
         w, evaluated = self._region_side_w(at, owner, region, w_caps, lying, beyond=self._beyond,
                                            count_probes=count_probes, jump=jump)
         m = len(owner)
