@@ -1,8 +1,9 @@
 """Row grouping and edges of source/mesh_topology.py against straightforward references."""
+import igl
 import numpy as np
 import trimesh
 
-from source.mesh_topology import _coplanar_across_parts, _edges, _parts, _planes, row_ids
+from source.mesh_topology import _coplanar_across_parts, _edges, _nearest_of_other_parts, _parts, _planes, row_ids
 
 
 def _same_grouping(ids, a):
@@ -33,6 +34,17 @@ def test_row_ids_groups_equal_rows():
     # ids follow the rows' lexicographic order
     rows = np.array([[2, 0], [1, 5], [1, 3], [2, 0]])
     assert row_ids(rows).tolist() == [2, 1, 0, 2]
+    # columns folded several at a time (planes rounded to 1e-4: all four in one key; to 1e-6: two and two), and
+    # a mix of narrow and whole-range columns: the ids are np.unique(axis=0)'s, in its lexicographic order
+    for width in (20_001, 2_000_001):
+        a = rng.integers(-(width // 2), width // 2 + 1, size=(20_000, 4))
+        a[10_000:] = a[:10_000]
+        assert np.array_equal(row_ids(a), np.unique(a, axis=0, return_inverse=True)[1].reshape(-1))
+    mixed = np.concatenate([rng.integers(0, 3, size=(5_000, 2)),
+                            rng.integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max, size=(5_000, 1)),
+                            rng.integers(-7, 8, size=(5_000, 2))], axis=1)
+    mixed[2_500:] = mixed[:2_500]
+    assert np.array_equal(row_ids(mixed), np.unique(mixed, axis=0, return_inverse=True)[1].reshape(-1))
 
 
 def test_edges_of_two_triangles():
@@ -83,3 +95,31 @@ def test_coplanar_faces_are_those_near_another_part():
     far = corners.min(1) > 2 * length + margin
     assert inside.sum() > 4 and near[top[inside]].all()
     assert far.sum() > 0.9 * len(top) and not near[top[far]].any()
+
+
+def test_nearest_face_of_another_part_in_the_same_plane_group():
+    """_nearest_of_other_parts (one distance query per rank of part, the groups shifted apart) against the exact
+    distance from each point alone to its group's faces of other parts: random triangles in three plane groups
+    of up to three parts each; for points on faces, the distance to the nearest such face, and none (inf, -1)
+    where the group has one part only."""
+    rng = np.random.default_rng(3)
+    n = 300
+    group = rng.integers(0, 3, size=n)
+    part = np.where(group == 2, 7, rng.integers(0, 3, size=n))  # group 2: one part only
+    tri = rng.uniform(-1, 1, size=(n, 3, 3))
+    tri[:, :, 2] = group[:, None] * 10.0  # each group in its own plane z = const
+    on = rng.integers(0, n, size=200)
+    bary = rng.dirichlet(np.ones(3), size=200)
+    P = np.einsum("nk,nkd->nd", bary, tri[on])
+    dist, face = _nearest_of_other_parts(P, on, tri, group, part)
+
+    for i in range(len(P)):
+        others = np.flatnonzero((group == group[on[i]]) & (part != part[on[i]]))
+        if len(others) == 0:
+            assert dist[i] == np.inf and face[i] == -1
+            continue
+        V = tri[others].reshape(-1, 3)
+        sq = igl.point_mesh_squared_distance(P[i : i + 1], V, np.arange(len(V)).reshape(-1, 3))[0]  # a loop: the reference
+        assert np.isclose(dist[i], np.sqrt(sq[0]), atol=1e-12)
+        assert group[face[i]] == group[on[i]] and part[face[i]] != part[on[i]]
+    assert (face[group[on] == 2] == -1).all() and (face[group[on] != 2] >= 0).all()
