@@ -56,8 +56,8 @@ need w are gathered over all chunks and evaluated together, WINDING_BATCH points
 import igl
 import numpy as np
 
-from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _parts, _planes,
-                            drop_twin_faces, merged_vertex_ids, orient_components, row_ids,
+from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _nearest_of_other_parts,
+                            _parts, _planes, drop_twin_faces, merged_vertex_ids, orient_components, row_ids,
                             same_vertex_faces)
 from .forked_distance import BackgroundDistance, aabb_query, can_fork, igl_threads
 from .long_faces import cut_for_distance, longest_edges, split_long_faces
@@ -86,6 +86,13 @@ PREFETCH_MAX = 4_000_000
 # Faces within this of another part's plane (unit normal, offset / bounding-box diagonal) are left out of the
 # regions of _region_side_w: a part lying that close may hold test points just off them.
 REGION_PLANE_TOL = 1e-4
+# Two faces on an edge are in one flat patch when their unit normals agree to this (each coordinate). Files store
+# coordinates to 6 or 7 digits, which tilts the faces of one flat side against each other (the embedded
+# table_001: by up to 1e-5; the sides of its top, whose planes were compared rounded to 1e-6, fell into 1,000
+# patches, and 8,572 of its faces lay "in the plane of another patch", their neighbour's). Not more: at 1e-3 the
+# faces of Table13's part tilted by 0.3 degrees, which meet within 1e-4-1e-3 of each other's planes, joined one
+# region across an edge lying in another part's face, which nothing else finds (579 of 500,000 samples wrong).
+FLAT_TILT = 1e-4
 # Faces longer than this (x the bounding-box diagonal) are cut for the fast winding number (split_long_faces).
 WINDING_SPLIT = 0.1
 # Test points at which ambiguous_area_fraction estimates the share of the surface with no clear inside when
@@ -117,14 +124,21 @@ class WindingNumber:
     """The fast winding number of one mesh (V, F) at any number of point sets, its hierarchy built once, on
     the first call: libigl's FastWindingNumberBVH, the same values bit for bit as winding_number (which
     builds the hierarchy again each call: 0.09 s on Table7's 101k faces). Without it (older libigl),
-    winding_number."""
+    winding_number. exact_first: the first this many points asked for, while the hierarchy is not built, get
+    the exact winding number instead (exact_winding_number), cheaper for a few: the build cost 1.1-1.2 us a
+    face (0.11 s on the embedded table_001, for the 2 points its tier 3 could not count), the exact sum 0.6 us
+    a face for one point, 1 us for five."""
 
-    def __init__(self, V, F):
+    def __init__(self, V, F, exact_first=0):
         self.V = np.ascontiguousarray(V, dtype=np.float64)
         self.F = np.ascontiguousarray(F, dtype=np.int64)
         self._bvh = None
+        self._exact_left = exact_first
 
     def __call__(self, Q):
+        if self._bvh is None and 0 < len(Q) <= self._exact_left:
+            self._exact_left -= len(Q)
+            return exact_winding_number(self.V, self.F, Q)
         if len(Q) == 0 or not hasattr(igl, "FastWindingNumberBVH"):
             return winding_number(self.V, self.F, Q)
         if self._bvh is None:
@@ -231,7 +245,8 @@ class SignedDistance:
         self.thinness = float((self.longest**2).sum() / max(self.area.sum(), 1e-300))
         self.use_labels = face_labels and labels_pay_off(n_test, queries_hint, self.thinness)
         self._w_mesh = None  # the faces cut for the fast winding number (split_long_faces), when first needed
-        self._w_at_queries = WindingNumber(self.V, self.F)  # w at the queries: on the faces as they are (see _w)
+        # w at the queries: on the faces as they are (see _w); exactly where tier 3 leaves only a few to it
+        self._w_at_queries = WindingNumber(self.V, self.F, exact_first=4)
         self.side_w = None
         self.rays = None  # ray casts (tiers 1 and 3), built with the labels: w at every query needs none
         if self.use_labels:
@@ -314,7 +329,30 @@ class SignedDistance:
         # a point whose two sides met faces lying on it the other way round from each other: not known
         odd = (jump[:m] != 1) & (jump[m:] != 1) & (jump[:m] != jump[m:])
         jump = np.where(jump[:m] != 1, jump[:m], jump[m:])
+        # Where a face lies on the point's own, both casts may meet the own face first (a tie that float32
+        # rounding decides: 828 test points of the embedded table_001, whose counts then read a jump of 0 or 2
+        # against the 1 expected, and were evaluated): a face of another flat patch in the plane of a face that
+        # may have one is looked for at its test points by their distance to it
+        flat = np.flatnonzero((jump == 1) & (self._lying | self._coplanar)[owner])
+        jump[flat] = self._jump_at(pts[flat], owner[flat])
         return other[:m] | other[m:] | odd, jump
+
+    def _jump_at(self, pts, owner):
+        """(n,) the jump of k across the faces `owner` at points pts on them: 1 + or - 1 where a face of another
+        flat patch lies there (the same plane to 1e-9, within 1e-9 x the diagonal; +: the same way up), else 1."""
+        jump = np.ones(len(pts))
+        # faces in the plane of another part or patch: the only ones that can lie there
+        cop = np.flatnonzero(self._lying | self._coplanar)
+        local = np.full(len(self.F), -1)
+        local[cop] = np.arange(len(cop))
+        for shift in (0.0, 0.5):  # planes grouped as _coplanar_across_parts groups them
+            group = row_ids(np.floor(self._plane[cop] / 1e-6 + shift).astype(np.int64))
+            dist, face = _nearest_of_other_parts(pts, local[owner], self.V[self.F[cop]], group, self._patch[cop])
+            g = cop[np.maximum(face, 0)]
+            lies = (face >= 0) & (dist <= 1e-9 * self.span) & (jump == 1)
+            lies &= np.abs(self._plane[g] - self._plane[owner]).max(1) < 1e-9
+            jump[lies] += np.sign(np.einsum("nd,nd->n", self.normals[g[lies]], self.normals[owner[lies]]))
+        return jump
 
     def _region_side_w(self, at, owner, region, w_caps=0.0, layered=None, probes=3, every=8, beyond=None,
                        count_probes=False, anchor_every=256, jump=1.0):
@@ -378,6 +416,7 @@ class SignedDistance:
             anchor = probe & ((rank % np.clip(n_r // probes, 1, anchor_every)[np.maximum(r, 0)] == 0) | far)
         evaluated = evaluate(anchor)
         k = w - w_caps
+        by_count = np.zeros(m, dtype=bool)  # probes whose k came from a count of crossings, not from w
         counted = np.flatnonzero(probe & ~anchor)
         if len(counted):
             src = np.flatnonzero(anchor & ~far & ~self.sliver[owner] & clean(k[:m], k[m:]))
@@ -387,6 +426,7 @@ class SignedDistance:
                 ok = ~unsure & clean(kp, km)
                 i = counted[ok]
                 w[i], w[m + i] = kp[ok] + w_caps[i], km[ok] + w_caps[m + i]
+                by_count[i] = True
             left = np.zeros(m, dtype=bool)
             left[counted[~ok]] = True
             evaluated |= evaluate(left)
@@ -397,9 +437,15 @@ class SignedDistance:
         # faces in no region, below), then, where that count cannot be trusted, exactly, where that costs
         # less than the region's other test points would (exact_winding_number: 0.14 us per face and point
         # for a few points, against 3-30 us per point for the fast one on CAD meshes)
-        misread = probe.copy()  # (m,) probes whose k is off (only probes are evaluated yet)
-        misread[probe] = ~clean(k[:m][probe], k[m:][probe])
-        fine = np.flatnonzero(probe & ~misread & ~self.sliver[owner])
+        # Probes beyond another face (far) keep their place among the probes but have no vote on their region's
+        # trust, as the region's other test points beyond another face have none: the face met there lies within
+        # the offset of the region without crossing it or lying in its plane, which leaves the layer along the
+        # region whole, so k may differ beyond it only (ChairArms2 subdivided twice: 2 of a region's 1,646 probes
+        # read another k, and its 13,161 test points were all evaluated, a third of its set-up)
+        vote = probe & ~far
+        misread = vote.copy()  # (m,) probes whose k is off (only probes are evaluated yet)
+        misread[vote] = ~clean(k[:m][vote], k[m:][vote])
+        fine = np.flatnonzero(vote & ~misread & ~self.sliver[owner])
         # only probes the fast winding number read off a whole number: a probe whose sides read whole numbers
         # that do not jump by 1 has another face lying on its face, which a count of crossings may miss
         off_whole = np.flatnonzero(misread & ~(whole(k[:m]) & whole(k[m:])))
@@ -409,6 +455,7 @@ class SignedDistance:
             i = off_whole[ok]
             w[i], w[m + i] = kp[ok] + w_caps[i], km[ok] + w_caps[m + i]
             misread[i] = False
+            by_count[i] = True
             k = w - w_caps
         n_misread = np.bincount(r[misread], minlength=len(n_r))
         worth = n_misread * len(self.F) * 0.14 <= 3.0 * n_r  # (regions,)
@@ -417,17 +464,30 @@ class SignedDistance:
             idx = np.concatenate([off, m + off])
             w[idx] = exact_winding_number(self.V, self.F, at[idx])
             k = w - w_caps
-        wp, wm = k[:m][probe], k[m:][probe]  # k at the probes
-        rp = r[probe]
-        # a region is trusted when every probe reads the same whole numbers on both sides, 1 apart
-        good_probe = clean(wp, wm)
-        nreg = len(n_r)
-        lo = np.full(nreg, np.inf)
-        hi = np.full(nreg, -np.inf)
-        np.minimum.at(lo, rp, np.round(wp))
-        np.maximum.at(hi, rp, np.round(wp))
-        bad = np.bincount(rp, weights=~good_probe, minlength=nreg) > 0
-        trusted = ~bad & (lo == hi)
+
+        def trust():
+            """(regions,) trusted, and k+ there: every probe that votes reads the same whole numbers on both
+            sides, 1 apart."""
+            wp, wm = k[:m][vote], k[m:][vote]  # k at the probes that vote
+            rp = r[vote]
+            lo = np.full(len(n_r), np.inf)
+            hi = np.full(len(n_r), -np.inf)
+            np.minimum.at(lo, rp, np.round(wp))
+            np.maximum.at(hi, rp, np.round(wp))
+            bad = np.bincount(rp, weights=~clean(wp, wm), minlength=len(n_r)) > 0
+            return ~bad & (lo == hi), lo
+
+        trusted, lo = trust()
+        # A count can be off where its segment grazes a surface that is nearly flat but not quite (one flat side's
+        # faces tilted by 1e-5 against each other, the segment 1e-6 off them): both sides of a probe then read
+        # one too many, cleanly (ChairArms1: 8 probes of a region, which kept those counts when the region was
+        # no longer trusted). In a region that is not trusted, the probes whose k was counted are evaluated and
+        # the probes vote again.
+        recheck = by_count & (r >= 0) & ~trusted[np.maximum(r, 0)]
+        if recheck.any():
+            evaluated |= evaluate(recheck)
+            k = w - w_caps
+            trusted, lo = trust()
         in_trusted = (r >= 0) & trusted[np.maximum(r, 0)]  # (m,)
         carry = in_trusted & ~probe
         k[:m][carry] = lo[r[carry]]
@@ -493,11 +553,11 @@ class SignedDistance:
     def _flat_patches(self):
         """(nf,) flat patch of each face: faces joined through shared edges to faces in the same plane, the same
         way up; and (nf,) bool, the faces of patches that overlap themselves in their plane."""
-        key = row_ids(np.round(self._plane / 1e-6).astype(np.int64))
         a, b, e = self._pairs
         # joined: the same plane, the same way up (a patch folded onto itself, as in a double-sided stretch of a
-        # part, becomes two patches in one plane)
-        same = (key[a] == key[b]) & (np.einsum("nd,nd->n", self.normals[a], self.normals[b]) > 0)
+        # part, becomes two patches in one plane). Two faces on one edge are in the same plane when their unit
+        # normals agree to FLAT_TILT (see there)
+        same = np.abs(self.normals[a] - self.normals[b]).max(1) < FLAT_TILT
         patch = _components(len(self.F), a[same], b[same])
         # A patch overlaps itself where two of its faces lie on the same side of an edge they share, or more than
         # two share one edge (ChairNoArms4: two faces of one patch on each other, w jumps by 2 across them, and a
@@ -518,8 +578,8 @@ class SignedDistance:
         (_flat_patches), and degenerate faces."""
         # Faces in the plane of a face they are not joined to by a flat patch, even of the same part, may lie on
         # each other (a fold of a part onto itself): left out too.
-        patch, overlapping = self._flat_patches()
-        self._lying = _coplanar_across_parts(self._plane, patch, REGION_PLANE_TOL, self.V[self.F],
+        self._patch, overlapping = self._flat_patches()
+        self._lying = _coplanar_across_parts(self._plane, self._patch, REGION_PLANE_TOL, self.V[self.F],
                                              REGION_PLANE_TOL * self.span, self._by_crossed) | overlapping
         ok = ~self._crossed & ~self._lying
         ok &= self.area > 1e-14 * self.span**2

@@ -405,6 +405,43 @@ def test_exact_winding_number_against_libigl_and_a_sphere():
                                    atol=1e-12)
 
 
+def test_winding_number_sums_a_few_points_exactly_before_its_hierarchy():
+    """WindingNumber(exact_first=4): the first points asked for, up to 4 in all, get the exact winding number
+    (no hierarchy built); a larger call builds it and gives the fast winding number's values, bit for bit."""
+    V, F = _sphere_mesh(0.5)
+    F = F[V[F].mean(1)[:, 2] < 0.3]  # open: w not a whole number
+    Q = _queries(50, seed=6)
+    w = signed_distance.WindingNumber(V, F, exact_first=4)
+    np.testing.assert_allclose(w(Q[:3]), igl.winding_number(V, F, Q[:3]), atol=1e-12)
+    np.testing.assert_allclose(w(Q[3:4]), igl.winding_number(V, F, Q[3:4]), atol=1e-12)
+    assert w._bvh is None
+    np.testing.assert_array_equal(w(Q[4:6]), winding_number(V, F, Q[4:6]))  # the 5th and 6th: the hierarchy
+    assert w._bvh is not None
+    np.testing.assert_array_equal(w(Q[:2]), winding_number(V, F, Q[:2]))
+
+
+def test_flat_sides_tilted_by_rounded_coordinates_are_one_patch_each():
+    """A box turned by an odd angle, cut into small faces, its coordinates written to 7 digits as mesh files
+    store them: each side's faces are tilted against each other by up to about 1e-5. Each side is still one flat
+    patch (normals joined to FLAT_TILT), no face counts as lying in another patch's plane, and the regions
+    carry w to every test point as the exact winding number has it."""
+    box = trimesh.creation.box(extents=(0.8, 0.5, 0.3)).subdivide_to_size(0.05)
+    box.apply_transform(trimesh.transformations.rotation_matrix(0.7, [1.0, 2.0, 0.5]))
+    V, F = np.round(np.asarray(box.vertices), 7), np.asarray(box.faces)
+    S = SignedDistance(V, F, queries_hint=10**7)
+    assert S.use_labels and S.closed
+    patch, overlapping = S._flat_patches()
+    tilt = np.abs(S.normals[S._pairs[0]] - S.normals[S._pairs[1]]).max(1)
+    assert (tilt[tilt < 0.5] > 1e-6).mean() > 0.2  # the rounding tilts faces of one side against each other
+    assert tilt[tilt < 0.5].max() > 5e-6
+    assert len(np.unique(patch)) == 6 and not overlapping.any()
+    assert not S._lying.any()
+    w_plus, w_minus, owner = S.side_w
+    at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F)))[:2])
+    np.testing.assert_array_equal(np.round(np.concatenate([w_plus, w_minus])), np.round(igl.winding_number(S.V, S.F, at)))
+    assert S.winding_evaluated < 0.2
+
+
 def test_faces_in_no_region_take_w_by_crossing_counts():
     """The faces that other parts cross are in no region; their test points take w from the nearest point of
     a trusted region by counting crossings, not from the winding number: exact there, and no more test
@@ -702,8 +739,8 @@ def test_test_points_beyond_a_fold_are_found_and_evaluated(embree, monkeypatch):
 def test_faces_lying_on_each_other_are_counted_not_evaluated(embree, monkeypatch):
     """A box nested in a corner of another (three faces of each in the same planes, the same way up: k jumps by
     2 across them) and a third box touching the outer one face to face (the other way up: no jump). The casts
-    back to the test points meet the face lying on each one's own: those points are not taken as beyond a fold,
-    their jump (2 or 0) is known, and their w comes from counts of crossings, not from the winding number, and
+    back to the test points meet the face lying on each one's own, or the distance to the faces of other flat
+    patches finds it: those points are not taken as beyond a fold, their jump (2 or 0) is known, and their w comes from counts of crossings, not from the winding number, and
     equals the exact winding number's whole numbers."""
     monkeypatch.setattr(ray_casts, "USE_EMBREE", embree)
     outer = trimesh.creation.box(bounds=[[0, 0, 0], [1, 1, 1]])
@@ -724,7 +761,9 @@ def test_faces_lying_on_each_other_are_counted_not_evaluated(embree, monkeypatch
     assert nested.sum() > 100 and touching.sum() > 30
     assert not beyond.any()
     assert np.isin(jump[nested], [1, 2]).all() and np.isin(jump[touching], [0, 1]).all()
-    assert (jump[nested] == 2).mean() > 0.4 and (jump[touching] == 0).mean() > 0.4  # the face met is either
+    # the face met is either where the nested box's faces join the outer's (one flat patch lying on itself); where
+    # two parts touch, the face lying there is found at every test point by its distance (_jump_at)
+    assert (jump[nested] == 2).mean() > 0.4 and (jump[touching] == 0).all()
     assert (jump[~nested & ~touching] == 1).mean() > 0.95
     w_plus, w_minus, _ = S.side_w
     exact = igl.winding_number(S.V, S.F, at)
