@@ -754,7 +754,7 @@ def test_faces_lying_on_each_other_are_counted_not_evaluated(embree, monkeypatch
     assert S.use_labels and S.closed
     pts, owner, _ = S._test_points(S.V[S.F], np.arange(len(S.F)))
     at = S._off(pts, owner)
-    beyond, jump = S._beyond_other_faces(pts, owner, at)
+    beyond, jump, _ = S._beyond_other_faces(pts, owner, at)
     # test points on faces that another lies on, away from that face's rim (where a cast may meet either)
     nested = (np.isclose(pts, 0).any(1) & (pts < 0.5 - 0.02).all(1))
     touching = np.isclose(pts[:, 0], 1) & (np.abs(pts[:, 1:] - 0.4) < 0.2 - 0.02).all(1)
