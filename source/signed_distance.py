@@ -882,13 +882,29 @@ class SignedDistance:
         w[direct] = self._w_at_queries(Q[direct])
         return w
 
+    def _distance_query(self):
+        """libigl's exact squared distance to the cut faces, a function of query points (aabb_query). Where the
+        ray casts' tree holds the same faces (Rays, cut), through it: they are the mesh scaled by a power of two,
+        which is exact both ways, so the answers are the same bit for bit, and one tree's build is saved (0.1 s
+        on 100k faces)."""
+        rays = self.rays
+        if rays is None or rays._cut is None:
+            return aabb_query(self._V_cut, self._F_cut)
+        tree, Vs, Fs, scale = rays.tree, rays._Vs, rays._Fs, rays.scale
+
+        def query(q):
+            sq, face, closest = tree.squared_distance(Vs, Fs, q * scale)
+            return sq / scale**2, face, closest / scale
+
+        return query
+
     def _query(self, Q, known_distance=None):
         """Distance at Q signed by tiers 1-2, a mask of the points left to tier 3 (their distance is returned
         unsigned), and for those the anchor to start from (index into self.anchors, -1 elsewhere).
         known_distance: libigl's (squared distance, face, closest point) at Q where already computed."""
         if known_distance is None:
             if self._distance is None:
-                self._distance = aabb_query(self._V_cut, self._F_cut)
+                self._distance = self._distance_query()
             known_distance = self._distance(np.ascontiguousarray(Q))
         sq, face, closest = known_distance
         dist, face = np.sqrt(sq), self._dist_origin[face]  # the face of F that the closest cut face is part of

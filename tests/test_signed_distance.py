@@ -598,6 +598,9 @@ def test_distance_and_ray_casts_on_cut_faces_name_the_files_faces():
     dist, face, closest = unsigned_distance(V, F, Q)
     sq, cut_face, cut_closest = aabb_query(S._V_cut, S._F_cut)(Q)
     np.testing.assert_allclose(np.sqrt(sq), dist, atol=1e-12)
+    # the same query through the ray casts' tree (the cut faces scaled by a power of two): the same bits
+    for a, b in zip(S._distance_query()(Q), (sq, cut_face, cut_closest)):
+        np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(cut_closest, closest, atol=1e-9)
     # the file's face that each cut face came from holds the closest point
     face_of = S._dist_origin[cut_face]
