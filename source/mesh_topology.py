@@ -13,6 +13,14 @@ def _edges(Fm):
     return np.stack([keys // nv, keys % nv], axis=1), edge_of.reshape(-1, 3), count
 
 
+def edge_net(Fm, edge_of, n_edges):
+    """(ne,) float: how many times more each edge runs from its lower to its higher vertex id than back, over the
+    faces Fm (merged vertex ids) with edge ids edge_of (_edges). Edge k of a face runs from corner k + 1 to corner
+    k + 2; the collapsed edge of a degenerate face counts 0. 0 on an edge whose two faces run opposite ways."""
+    way = np.sign(Fm[:, [2, 0, 1]] - Fm[:, [1, 2, 0]]).astype(np.float64)
+    return np.bincount(edge_of.reshape(-1), weights=way.reshape(-1), minlength=n_edges)
+
+
 def row_ids(a):
     """(n,) id of each row of the 2-d array a (integers or floats), equal rows sharing one (ids 0..k-1, in the
     rows' lexicographic order as int64 bit patterns). Columns are folded into one int64 key, as many at a time
@@ -91,9 +99,7 @@ def orient_components(V, F, vid=None):
     # Where every edge of two faces runs opposite ways in them, no face disagrees with its patch and
     # bfs_orient would turn none (0.15 s on a 100k-face mesh): it is skipped.
     _, edge_of, count = _edges(Fm)
-    way = np.sign(Fm[:, [2, 0, 1]] - Fm[:, [1, 2, 0]]).reshape(-1)  # edge k runs corner k + 1 -> k + 2
-    net = np.bincount(edge_of.reshape(-1), weights=way, minlength=len(count))
-    if (net[count == 2] != 0).any():
+    if (edge_net(Fm, edge_of, len(count))[count == 2] != 0).any():
         Fb, patch = igl.bfs_orient(np.ascontiguousarray(Fm))
         changed = (Fb != Fm).any(1)
         flip = changed != (np.bincount(patch, weights=changed)[patch] > 0.5 * np.bincount(patch)[patch])
@@ -141,6 +147,13 @@ def _planes(V, F, normals, span):
     return np.concatenate([n, np.einsum("nd,nd->n", n, V[F[:, 0]])[:, None] / span], axis=1)
 
 
+def plane_groups(plane, tol):
+    """The planes (_planes) grouped twice, rounded to tol and with the bins shifted by half a bin, so that few
+    pairs that close are split by a bin edge: yields (nf,) group ids, ids 0..k-1, for each grouping."""
+    for shift in (0.0, 0.5):
+        yield row_ids(np.floor(plane / tol + shift).astype(np.int64))
+
+
 def _coplanar_across_parts(plane, part, tol=1e-6, tri=None, margin=0.0, whole=None):
     """(nf,) bool: faces lying in the plane of a face of another part (parts touching face to face, whose
     faces may overlap). Planes (_planes) are compared as (unit normal up to its sign, offset / span) rounded to tol,
@@ -152,8 +165,7 @@ def _coplanar_across_parts(plane, part, tol=1e-6, tri=None, margin=0.0, whole=No
     embedded lamp: the whole of its base's bottom, 46,848 faces, for the stem standing on it). whole (nf,) bool:
     faces that count whenever their plane is shared, near another part's face or not."""
     out = np.zeros(len(plane), dtype=bool)
-    for shift in (0.0, 0.5):
-        group = row_ids(np.floor(plane / tol + shift).astype(np.int64))
+    for group in plane_groups(plane, tol):
         # a group is shared when its faces belong to more than one part: when some face's part is not that of
         # the group's representative (the part of any one of its faces)
         rep = np.empty(group.max() + 1, dtype=part.dtype)

@@ -133,7 +133,7 @@ class Rays:
         self.V, self.F = V, F
         # libigl's tree may take the same surface with its long faces cut (V', F', origin: long_faces), which
         # it walks faster; the faces it hits are mapped back to F's
-        self._cut = cut
+        self.cut = cut
         span = float(np.linalg.norm(V.max(0) - V.min(0))) if len(V) else 1.0
         self.span = span
         self.scale = 2.0 ** np.round(np.log2(4096.0 / max(span, 1e-300)))  # V x scale: ~4,096 units across
@@ -152,11 +152,18 @@ class Rays:
     def tree(self):
         """libigl's AABB tree over the scaled mesh, built on first use."""
         if self._tree is None:
-            V, F, self._origin = (self.V, self.F, None) if self._cut is None else self._cut
+            V, F, self._origin = (self.V, self.F, None) if self.cut is None else self.cut
             self._Vs, self._Fs = V * self.scale, F
             self._tree = igl.AABB()
             self._tree.init(self._Vs, self._Fs)
         return self._tree
+
+    def squared_distance(self, Q):
+        """libigl's exact squared distance from Q (n, 3) to the tree's faces (the cut ones where given), through
+        the tree of the scaled mesh: the scale is a power of two, exact both ways, so the answers are those of a
+        tree on the mesh as it is, bit for bit. Returns (sq (n,), face of the tree's mesh (n,), closest (n, 3))."""
+        sq, face, closest = self.tree.squared_distance(self._Vs, self._Fs, Q * self.scale)
+        return sq / self.scale**2, face, closest / self.scale
 
     def _faces(self, face):
         """Faces of F from the faces of the tree's mesh (-1 stays -1)."""

@@ -57,8 +57,8 @@ import igl
 import numpy as np
 
 from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _nearest_of_other_parts,
-                            _parts, _planes, drop_twin_faces, merged_vertex_ids, orient_components, row_ids,
-                            same_vertex_faces)
+                            _parts, _planes, drop_twin_faces, edge_net, merged_vertex_ids, orient_components,
+                            plane_groups, same_vertex_faces)
 from .forked_distance import BackgroundDistance, aabb_query, can_fork, igl_threads
 from .long_faces import cut_for_distance, longest_edges, split_long_faces
 from .query_order import spatial_order
@@ -350,8 +350,7 @@ class SignedDistance:
         cop = np.flatnonzero(self._lying | self._coplanar)
         local = np.full(len(self.F), -1)
         local[cop] = np.arange(len(cop))
-        for shift in (0.0, 0.5):  # planes grouped as _coplanar_across_parts groups them
-            group = row_ids(np.floor(self._plane[cop] / 1e-6 + shift).astype(np.int64))
+        for group in plane_groups(self._plane[cop], 1e-6):  # planes grouped as _coplanar_across_parts groups them
             dist, face = _nearest_of_other_parts(pts, local[owner], self.V[self.F[cop]], group, self._patch[cop])
             g = cop[np.maximum(face, 0)]
             lies = (face >= 0) & (dist <= 1e-9 * self.span) & (jump == 1)
@@ -742,13 +741,7 @@ class SignedDistance:
         """(ne,) int: the mesh's boundary as a chain of edges, how many times more each edge runs from its lower
         to its higher vertex id than back. All 0 when the faces' directed edges cancel in pairs (no hole, no
         open sheet, no edge where two faces run the same way): then w is a whole number off the surface."""
-        Fm = self.Fm
-        # edge k of a face runs from corner k + 1 to corner k + 2: +1 one way along the edge, -1 the other,
-        # 0 for the collapsed edge of a degenerate face
-        a, b = Fm[:, [1, 2, 0]], Fm[:, [2, 0, 1]]
-        way = np.sign(b - a).astype(np.float64)
-        net = np.bincount(self.edge_of.reshape(-1), weights=way.reshape(-1), minlength=len(self.edges))
-        return np.round(net).astype(np.int64)
+        return np.round(edge_net(self.Fm, self.edge_of, len(self.edges))).astype(np.int64)
 
     def _merged_positions(self):
         """(nv merged, 3): a position per merged vertex id."""
@@ -884,19 +877,11 @@ class SignedDistance:
 
     def _distance_query(self):
         """libigl's exact squared distance to the cut faces, a function of query points (aabb_query). Where the
-        ray casts' tree holds the same faces (Rays, cut), through it: they are the mesh scaled by a power of two,
-        which is exact both ways, so the answers are the same bit for bit, and one tree's build is saved (0.1 s
-        on 100k faces)."""
-        rays = self.rays
-        if rays is None or rays._cut is None:
+        ray casts' tree holds the same faces (Rays.cut), through it (Rays.squared_distance: the same answers bit
+        for bit, and one tree's build saved, 0.1 s on 100k faces)."""
+        if self.rays is None or self.rays.cut is None:
             return aabb_query(self._V_cut, self._F_cut)
-        tree, Vs, Fs, scale = rays.tree, rays._Vs, rays._Fs, rays.scale
-
-        def query(q):
-            sq, face, closest = tree.squared_distance(Vs, Fs, q * scale)
-            return sq / scale**2, face, closest / scale
-
-        return query
+        return self.rays.squared_distance
 
     def _query(self, Q, known_distance=None):
         """Distance at Q signed by tiers 1-2, a mask of the points left to tier 3 (their distance is returned

@@ -743,8 +743,9 @@ def test_faces_lying_on_each_other_are_counted_not_evaluated(embree, monkeypatch
     """A box nested in a corner of another (three faces of each in the same planes, the same way up: k jumps by
     2 across them) and a third box touching the outer one face to face (the other way up: no jump). The casts
     back to the test points meet the face lying on each one's own, or the distance to the faces of other flat
-    patches finds it: those points are not taken as beyond a fold, their jump (2 or 0) is known, and their w comes from counts of crossings, not from the winding number, and
-    equals the exact winding number's whole numbers."""
+    patches finds it: those points are not taken as beyond a fold, their jump (2 or 0) is known, and their w
+    comes from counts of crossings, not from the winding number, and equals the exact winding number's whole
+    numbers."""
     monkeypatch.setattr(ray_casts, "USE_EMBREE", embree)
     outer = trimesh.creation.box(bounds=[[0, 0, 0], [1, 1, 1]])
     inner = trimesh.creation.box(bounds=[[0, 0, 0], [0.5, 0.5, 0.5]])
