@@ -111,6 +111,28 @@ def _crossings(rays, normals, Q, d, max_crossings, layered):
     return count, unsure
 
 
+def tree_scale(span):
+    """The power of two that brings a bounding-box diagonal of `span` to about 4,096 units (see Rays)."""
+    return 2.0 ** np.round(np.log2(4096.0 / max(span, 1e-300)))
+
+
+class ScaledTree:
+    """libigl's AABB tree over (V, F) scaled by a power of two (tree_scale of the diagonal `span`), as Rays casts
+    against it. squared_distance: libigl's exact squared distance from Q (n, 3): the scale is exact both ways,
+    so the answers are those of a tree on the mesh as it is, bit for bit (sq (n,), face (n,), closest (n, 3)).
+    Built once, it serves Rays and the forked distance children alike (they share it copy-on-write)."""
+
+    def __init__(self, V, F, span):
+        self.scale = tree_scale(span)
+        self.V, self.F = V * self.scale, F
+        self.aabb = igl.AABB()
+        self.aabb.init(self.V, self.F)
+
+    def squared_distance(self, Q):
+        sq, face, closest = self.aabb.squared_distance(self.V, self.F, Q * self.scale)
+        return sq / self.scale**2, face, closest / self.scale
+
+
 class Rays:
     """Ray casts against one triangle mesh (V, F): the first face hit along segments, and every face hit.
 
@@ -129,15 +151,18 @@ class Rays:
     included, rarely needed) comes from libigl.
     """
 
-    def __init__(self, V, F, use_embree=True, cut=None):
+    def __init__(self, V, F, use_embree=True, cut=None, tree=None):
         self.V, self.F = V, F
         # libigl's tree may take the same surface with its long faces cut (V', F', origin: long_faces), which
         # it walks faster; the faces it hits are mapped back to F's
         self.cut = cut
         span = float(np.linalg.norm(V.max(0) - V.min(0))) if len(V) else 1.0
         self.span = span
-        self.scale = 2.0 ** np.round(np.log2(4096.0 / max(span, 1e-300)))  # V x scale: ~4,096 units across
-        self._tree = None
+        self.scale = tree_scale(span)  # V x scale: ~4,096 units across
+        # tree: a ScaledTree of the same faces (the cut ones where given) built by the caller, else built here
+        # on first use
+        self._tree = tree
+        self._origin = None if cut is None else cut[2]
         self.scene, self.tol = None, 0.0
         if use_embree and _embree_available() and len(F):
             from embreex import rtcore_scene
@@ -150,20 +175,16 @@ class Rays:
 
     @property
     def tree(self):
-        """libigl's AABB tree over the scaled mesh, built on first use."""
+        """libigl's AABB tree over the scaled mesh (the cut faces where given): a ScaledTree, built on first use."""
         if self._tree is None:
-            V, F, self._origin = (self.V, self.F, None) if self.cut is None else self.cut
-            self._Vs, self._Fs = V * self.scale, F
-            self._tree = igl.AABB()
-            self._tree.init(self._Vs, self._Fs)
+            V, F = (self.V, self.F) if self.cut is None else self.cut[:2]
+            self._tree = ScaledTree(V, F, self.span)
         return self._tree
 
     def squared_distance(self, Q):
-        """libigl's exact squared distance from Q (n, 3) to the tree's faces (the cut ones where given), through
-        the tree of the scaled mesh: the scale is a power of two, exact both ways, so the answers are those of a
-        tree on the mesh as it is, bit for bit. Returns (sq (n,), face of the tree's mesh (n,), closest (n, 3))."""
-        sq, face, closest = self.tree.squared_distance(self._Vs, self._Fs, Q * self.scale)
-        return sq / self.scale**2, face, closest / self.scale
+        """libigl's exact squared distance from Q (n, 3) to the tree's faces (the cut ones where given), bit for
+        bit as on the mesh as it is (ScaledTree). Returns (sq (n,), face of the tree's mesh (n,), closest (n, 3))."""
+        return self.tree.squared_distance(Q)
 
     def _faces(self, face):
         """Faces of F from the faces of the tree's mesh (-1 stays -1)."""
@@ -191,7 +212,7 @@ class Rays:
             face, t = np.empty(len(d), dtype=np.int64), np.empty(len(d))
             for g in np.unique(group):
                 i = np.flatnonzero(group == g)
-                face[i], t[i], _ = tree.intersect_ray_first(self._Vs, self._Fs, orig[i] * self.scale, unit[i],
+                face[i], t[i], _ = tree.aabb.intersect_ray_first(tree.V, tree.F, orig[i] * self.scale, unit[i],
                                                             float(reach[i].max()))
             face, t = self._faces(face), t / self.scale
         t = t / length
@@ -205,7 +226,8 @@ class Rays:
         if len(d) == 0:
             return none, none
         length = np.maximum(np.linalg.norm(d, axis=1), 1e-300)
-        hits = self.tree.intersect_ray(self._Vs, self._Fs, orig * self.scale, d / length[:, None])
+        tree = self.tree
+        hits = tree.aabb.intersect_ray(tree.V, tree.F, orig * self.scale, d / length[:, None])
         n = np.array([len(hs) for hs in hits], dtype=np.int64)
         if n.sum() == 0:
             return none, none

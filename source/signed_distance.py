@@ -62,7 +62,7 @@ from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_p
 from .forked_distance import BackgroundDistance, aabb_query, can_fork, igl_threads
 from .long_faces import cut_for_distance, longest_edges, split_long_faces
 from .query_order import spatial_order
-from .ray_casts import Rays, _crossings, _hits_along
+from .ray_casts import Rays, ScaledTree, _crossings, _hits_along
 from .triangle_points import _corner_angles, _strip_points, barycentric_in_faces
 
 _BARY_EPS = 1e-9
@@ -223,10 +223,19 @@ class SignedDistance:
         # queries known now, on a worker with more than one core: their distance is computed by forked
         # children while this process sets up the sign (see PREFETCH_MAX and forked_distance)
         self._prefetch = None
+        self._cut_tree = None  # libigl's tree on the cut faces, where built before the children (below)
         if queries is not None and 0 < len(queries) <= PREFETCH_MAX and igl_threads() > 1 and can_fork():
             self._prefetch_Q = np.ascontiguousarray(queries, dtype=np.float64)
             self._prefetch_order = spatial_order(self._prefetch_Q)  # the children take them in __call__'s order
-            self._prefetch = BackgroundDistance(self._V_cut, self._F_cut, self._prefetch_Q[self._prefetch_order])
+            compute = aabb_query
+            if len(self._F_cut) > len(self._F_dist):
+                # Where faces were cut, the ray casts walk the same tree (Rays, cut=...): built once, here, it
+                # serves the children too (copy-on-write: one build instead of one per child, and one copy in
+                # the caches that the children and this process read)
+                self._cut_tree = ScaledTree(self._V_cut, self._F_cut, self.span)
+                compute = lambda V, F: self._cut_tree.squared_distance
+            self._prefetch = BackgroundDistance(self._V_cut, self._F_cut, self._prefetch_Q[self._prefetch_order],
+                                                compute=compute)
         if orient_parts:
             self.F = orient_components(self.V, self.F, self.vid)
         self.Fm = self.vid[self.F]  # (nf, 3) merged vertex ids
@@ -251,7 +260,8 @@ class SignedDistance:
         self.rays = None  # ray casts (tiers 1 and 3), built with the labels: w at every query needs none
         if self.use_labels:
             cut = len(self._F_cut) > len(self.F)  # libigl's casts on the cut faces too, where any were cut
-            self.rays = Rays(self.V, self.F, cut=(self._V_cut, self._F_cut, self._dist_origin) if cut else None)
+            self.rays = Rays(self.V, self.F, cut=(self._V_cut, self._F_cut, self._dist_origin) if cut else None,
+                             tree=self._cut_tree)
             # the mesh's edges, shared by the crossing-edge test, the closed-surface test and the pseudonormals:
             # edges (ne, 2) merged vertex ids, edge_of (nf, 3) the edge id of edge k of face f, faces per edge
             self.edges, self.edge_of, self.edge_count = _edges(self.Fm)

@@ -87,6 +87,26 @@ def test_forked_distance_equals_in_process(monkeypatch):
     np.testing.assert_array_equal((expected < 0)[far], inside[far])
 
 
+def test_children_share_the_cut_faces_tree(monkeypatch):
+    """Where long faces were cut, libigl's tree on them is built once before the fork: the children query it and
+    the ray casts walk it (one build instead of one per child), with the same result bit for bit."""
+    box = trimesh.creation.box(extents=(0.8, 0.5, 0.6))  # 12 long faces beside a finely cut sphere: cut
+    ball = trimesh.creation.icosphere(subdivisions=3, radius=0.15)
+    V = np.concatenate([box.vertices, ball.vertices + [0.7, 0.0, 0.0]])
+    F = np.concatenate([box.faces, ball.faces + len(box.vertices)])
+    Q = _queries(40_000, seed=3)
+    _threads(monkeypatch, 1)
+    serial = SignedDistance(V, F, queries_hint=10**6, queries=Q)
+    assert serial._prefetch is None and serial._cut_tree is None
+    expected = serial(Q)
+    _threads(monkeypatch, 2)
+    S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
+    assert len(S._F_cut) > len(F) and S._prefetch is not None
+    assert S._cut_tree is not None and S.rays.tree is S._cut_tree
+    np.testing.assert_array_equal(S(Q), expected)
+    assert S._prefetch is None  # used: the children are gone
+
+
 def _crash(V, F):
     os._exit(3)
 
