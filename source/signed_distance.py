@@ -59,6 +59,7 @@ import numpy as np
 from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _nearest_of_other_parts,
                             _parts, _planes, drop_twin_faces, edge_net, merged_vertex_ids, orient_components,
                             plane_groups, same_vertex_faces)
+from .forked_call import BackgroundCall
 from .forked_distance import BackgroundDistance, aabb_query, can_fork, igl_threads
 from .long_faces import cut_for_distance, longest_edges, split_long_faces
 from .query_order import spatial_order
@@ -224,9 +225,9 @@ class SignedDistance:
         # children while this process sets up the sign (see PREFETCH_MAX and forked_distance)
         self._prefetch = None
         self._cut_tree = None  # libigl's tree on the cut faces, where built before the children (below)
+        self._crossed_bg = None  # the child computing crossed_faces, where started here (below)
         if queries is not None and 0 < len(queries) <= PREFETCH_MAX and igl_threads() > 1 and can_fork():
             self._prefetch_Q = np.ascontiguousarray(queries, dtype=np.float64)
-            self._prefetch_order = spatial_order(self._prefetch_Q)  # the children take them in __call__'s order
             compute = aabb_query
             if len(self._F_cut) > len(self._F_dist):
                 # Where faces were cut, the ray casts walk the same tree (Rays, cut=...): built once, here, it
@@ -234,6 +235,18 @@ class SignedDistance:
                 # the caches that the children and this process read)
                 self._cut_tree = ScaledTree(self._V_cut, self._F_cut, self.span)
                 compute = lambda V, F: self._cut_tree.squared_distance
+                if face_labels:
+                    # The faces that edges cross (libigl's float64 walk on that tree, which the orientation
+                    # repair leaves as it is: the cut faces are the file's) are computed by a forked child from
+                    # here on, beside the repair and the casts' set-up, at this process's priority: they are
+                    # the first thing the labels need (0.5 s of a 2.7 s set-up on the embedded table_001)
+                    Fm = self.vid[self._F_dist]
+                    edges, edge_of, _ = _edges(Fm)
+                    rays = Rays(self.V, self._F_dist, use_embree=False, tree=self._cut_tree,
+                                cut=(self._V_cut, self._F_cut, self._dist_origin))
+                    at = self._merged_positions()
+                    self._crossed_bg = BackgroundCall(lambda: crossed_faces(rays, at, edges, edge_of, Fm))
+            self._prefetch_order = spatial_order(self._prefetch_Q)  # the children take them in __call__'s order
             self._prefetch = BackgroundDistance(self._V_cut, self._F_cut, self._prefetch_Q[self._prefetch_order],
                                                 compute=compute)
         if orient_parts:
@@ -253,6 +266,9 @@ class SignedDistance:
         # is evaluated at every query.
         self.thinness = float((self.longest**2).sum() / max(self.area.sum(), 1e-300))
         self.use_labels = face_labels and labels_pay_off(n_test, queries_hint, self.thinness)
+        if not self.use_labels and self._crossed_bg is not None:  # w at every query: no labels, no crossed faces
+            self._crossed_bg.cancel()
+            self._crossed_bg = None
         self._w_mesh = None  # the faces cut for the fast winding number (split_long_faces), when first needed
         # w at the queries: on the faces as they are (see _w); exactly where tier 3 leaves only a few to it
         self._w_at_queries = WindingNumber(self.V, self.F, exact_first=4)
@@ -706,22 +722,11 @@ class SignedDistance:
         return self.rays.all_hits(a, d)[1]
 
     def _crossed_faces(self):
-        """(nf,) bool: faces whose interior an edge of another face passes through or touches, and the faces
-        on that edge (parts crossing without a boolean union). Each edge is followed from hit to hit."""
-        Fm = self.Fm
-        edges, edge_of = self.edges, self.edge_of
-        at = self._merged_positions()
-        orig, d = at[edges[:, 0]], at[edges[:, 1]] - at[edges[:, 0]]  # edge k: orig + s d, s in [0, 1]
-        # float64 casts: an edge that only touches a face counts too
-        edge, face = _hits_along(self.rays, orig, d, float64=True)
-        # a face sharing a vertex with the edge meets it there, which is no crossing
-        shares = (Fm[face] == edges[edge, :1]).any(1) | (Fm[face] == edges[edge, 1:]).any(1)
-        edge, face = edge[~shares], face[~shares]
-        crossed = np.zeros(len(self.F), dtype=bool)
-        crossed[face] = True
-        edge_hit = np.zeros(len(edges), dtype=bool)
-        edge_hit[edge] = True
-        return crossed | edge_hit[edge_of].any(1)
+        """(nf,) bool: crossed_faces of the mesh, from the child started in __init__ where there is one."""
+        if self._crossed_bg is not None:
+            crossed, self._crossed_bg = self._crossed_bg.result(), None
+            return crossed
+        return crossed_faces(self.rays, self._merged_positions(), self.edges, self.edge_of, self.Fm)
 
     def _faces_meeting_caps(self, net):
         """(nf,) bool: faces of the mesh that a cap face crosses or touches (an edge of a cap through the face,
@@ -846,6 +851,9 @@ class SignedDistance:
         if self._prefetch is not None:
             self._prefetch.cancel()
             self._prefetch = None
+        if self._crossed_bg is not None:
+            self._crossed_bg.cancel()
+            self._crossed_bg = None
 
     def continued_winding_number(self, Q, dist=None, anchor=None, max_crossings=64):
         """w at Q carried over from an anchor p (a tier-1 test point where w is known): `anchor` (n,), an index
@@ -975,6 +983,24 @@ class SignedDistance:
             pts, owner, weight = pts[pick], owner[pick], count.astype(np.float64)
         w = self._w(self._off(pts, owner))
         return w[: len(pts)], w[len(pts) :], owner, weight
+
+
+def crossed_faces(rays, at, edges, edge_of, Fm):
+    """(nf,) bool: faces whose interior an edge of another face passes through or touches, and the faces on that
+    edge (parts crossing without a boolean union). Each edge is followed from hit to hit (Rays `rays`; at: a
+    position per merged vertex id; edges, edge_of: _edges of Fm, the faces' merged vertex ids). Which way the
+    faces are wound changes nothing: the edges are undirected, and a face is marked for any of its edges."""
+    orig, d = at[edges[:, 0]], at[edges[:, 1]] - at[edges[:, 0]]  # edge k: orig + s d, s in [0, 1]
+    # float64 casts: an edge that only touches a face counts too
+    edge, face = _hits_along(rays, orig, d, float64=True)
+    # a face sharing a vertex with the edge meets it there, which is no crossing
+    shares = (Fm[face] == edges[edge, :1]).any(1) | (Fm[face] == edges[edge, 1:]).any(1)
+    edge, face = edge[~shares], face[~shares]
+    crossed = np.zeros(len(Fm), dtype=bool)
+    crossed[face] = True
+    edge_hit = np.zeros(len(edges), dtype=bool)
+    edge_hit[edge] = True
+    return crossed | edge_hit[edge_of].any(1)
 
 
 def _cone_caps(at, edges, net, max_rings=8):

@@ -5,10 +5,12 @@ import functools
 import os
 
 import numpy as np
+import pytest
 import trimesh
 
 import source.forked_distance as forked_distance
 import source.signed_distance as signed_distance
+from source.forked_call import BackgroundCall
 from source.forked_distance import BackgroundDistance, aabb_query
 from source.signed_distance import SignedDistance
 
@@ -87,24 +89,86 @@ def test_forked_distance_equals_in_process(monkeypatch):
     np.testing.assert_array_equal((expected < 0)[far], inside[far])
 
 
-def test_children_share_the_cut_faces_tree(monkeypatch):
-    """Where long faces were cut, libigl's tree on them is built once before the fork: the children query it and
-    the ray casts walk it (one build instead of one per child), with the same result bit for bit."""
-    box = trimesh.creation.box(extents=(0.8, 0.5, 0.6))  # 12 long faces beside a finely cut sphere: cut
+def _long_faces_and_crossing_parts():
+    """A box of 12 long faces (cut for libigl's tree) crossed by a bar, turned inside out, with single faces
+    turned over (the repair flips them after the fork), beside a finely cut sphere."""
+    box = trimesh.creation.box(extents=(0.8, 0.5, 0.6))
+    bar = trimesh.creation.box(extents=(0.2, 0.9, 0.2)).subdivide_to_size(0.1)
+    bar.apply_translation(SHIFT)
+    bar.invert()
     ball = trimesh.creation.icosphere(subdivisions=3, radius=0.15)
-    V = np.concatenate([box.vertices, ball.vertices + [0.7, 0.0, 0.0]])
-    F = np.concatenate([box.faces, ball.faces + len(box.vertices)])
+    ball.apply_translation([0.7, 0.0, 0.0])
+    m = trimesh.util.concatenate([box, bar, ball])
+    F = np.asarray(m.faces).copy()
+    F[::5] = F[::5, ::-1]
+    return np.asarray(m.vertices), F
+
+
+def test_children_share_the_cut_faces_tree_and_find_the_crossed_faces(monkeypatch):
+    """Where long faces were cut, libigl's tree on them is built once before the fork: the distance children
+    query it and the ray casts walk it (one build instead of one per child), and a child computes the faces
+    that edges cross from the faces as the file winds them, beside the orientation repair: the same result bit
+    for bit. Where that child fails, the parent computes them; where the labels are not used, it is stopped."""
+    V, F = _long_faces_and_crossing_parts()
     Q = _queries(40_000, seed=3)
     _threads(monkeypatch, 1)
     serial = SignedDistance(V, F, queries_hint=10**6, queries=Q)
-    assert serial._prefetch is None and serial._cut_tree is None
+    assert serial._prefetch is None and serial._cut_tree is None and serial._crossed_bg is None
+    assert serial._crossed.any()  # the bar crosses the box
     expected = serial(Q)
     _threads(monkeypatch, 2)
     S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
     assert len(S._F_cut) > len(F) and S._prefetch is not None
     assert S._cut_tree is not None and S.rays.tree is S._cut_tree
+    assert S._crossed_bg is None and (S.F != S._F_dist).any()  # used (before the labels), after the fork: turned
+    np.testing.assert_array_equal(S._crossed, serial._crossed)
     np.testing.assert_array_equal(S(Q), expected)
     assert S._prefetch is None  # used: the children are gone
+    # the child killed before its result: computed here, the same
+    started = []
+    monkeypatch.setattr(signed_distance, "BackgroundCall",
+                        lambda fn: started.append(BackgroundCall(fn)) or os.kill(started[-1]._state["pid"], 9) or started[-1])
+    S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
+    assert len(started) == 1
+    np.testing.assert_array_equal(S._crossed, serial._crossed)
+    np.testing.assert_array_equal(S(Q), expected)
+    # w at every query (the labels would not pay off): the child is stopped at once, none left
+    monkeypatch.setattr(signed_distance, "labels_pay_off", lambda *args: False)
+    S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
+    assert len(started) == 2 and S._crossed_bg is None and started[-1]._state["pid"] is None
+    assert not S.use_labels
+    S.close()
+
+
+def test_background_call():
+    """A call in a forked child: its result, the call made here where the child fails, and no child left."""
+    x = np.arange(100_000)  # a result larger than a pipe holds
+    bg = BackgroundCall(lambda: x * 2)
+    pid = bg._state["pid"]
+    np.testing.assert_array_equal(bg.result(), x * 2)
+    assert _child_gone(pid)
+    parent = os.getpid()
+
+    def raises():  # fails in the child, works here
+        if os.getpid() != parent:
+            raise MemoryError("no memory in the child")
+        return "here"
+
+    def dies():  # the child killed
+        if os.getpid() != parent:
+            os._exit(3)
+        return "here"
+    assert BackgroundCall(raises).result() == "here" and BackgroundCall(dies).result() == "here"
+    with pytest.raises(ValueError, match="in the caller too"):  # an error of the call itself surfaces here
+        BackgroundCall(lambda: int("in the caller too")).result()
+    bg = BackgroundCall(lambda: x)
+    pid = bg._state["pid"]
+    bg.cancel()
+    assert _child_gone(pid) and bg._state["pid"] is None
+    bg = BackgroundCall(lambda: x)
+    pid = bg._state["pid"]
+    del bg  # dropped without result(): reaped by its finalizer
+    assert _child_gone(pid)
 
 
 def _crash(V, F):
