@@ -201,8 +201,9 @@ class SignedDistance:
     queries: the points that will be asked for, where known at construction (as the sampler knows them).
     Where libigl has more than one thread (IGL_NUM_THREADS, else every core) their exact distance is then
     computed by as many forked children (forked_distance) while the sign is set up, on the cores that the
-    set-up's numpy leaves idle; the results are the same bit for bit. close() stops the children when the
-    queries will not come.
+    set-up's numpy leaves idle (where long faces were cut they query the ray casts' tree, built once before
+    the fork, and one more child finds the crossed faces beside the orientation repair: forked_call); the
+    results are the same bit for bit. close() stops the children when the queries will not come.
     """
 
     def __init__(self, V, F, queries_hint=500_000, orient_parts=True, face_labels=True, queries=None):
