@@ -10,9 +10,9 @@ caller, so an error surfaces as it would without the child. Linux only, like for
 """
 import os
 import pickle
-import signal
-import warnings
 import weakref
+
+from .forked_distance import fork_child, reap_children
 
 
 def _write_all(fd, data):
@@ -30,23 +30,6 @@ def _read_all(fd):
         chunks.append(b)
 
 
-def _reap(state):
-    """Kill and wait for the child if not waited for yet; close the pipe."""
-    if state["pid"] is not None:
-        try:
-            os.kill(state["pid"], signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            os.waitpid(state["pid"], 0)
-        except ChildProcessError:
-            pass
-        state["pid"] = None
-    if state["pipe"] is not None:
-        os.close(state["pipe"])
-        state["pipe"] = None
-
-
 class BackgroundCall:
     """fn() (no arguments, a picklable result) started in a forked child at construction; result() waits for
     it. fn must read only what does not change until then: the child sees the caller's memory as it was at
@@ -55,11 +38,7 @@ class BackgroundCall:
     def __init__(self, fn):
         self.fn = fn
         r, w = os.pipe()
-        with warnings.catch_warnings():
-            # Python 3.12+ warns on fork while other threads exist: the child only runs numpy and libigl, and
-            # exits without running any Python clean-up
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        pid = fork_child()
         if pid == 0:
             code = 1
             try:
@@ -70,22 +49,21 @@ class BackgroundCall:
             finally:
                 os._exit(code)
         os.close(w)
-        self._state = {"pid": pid, "pipe": r}
-        self._finalizer = weakref.finalize(self, _reap, self._state)
+        self._state = {"pids": [pid], "pipe": r}
+        self._finalizer = weakref.finalize(self, reap_children, self._state)
 
     def result(self):
         """fn()'s value, from the child, or computed here where the child failed."""
         state = self._state
-        if state["pid"] is None:
+        if not state["pids"]:
             return self.fn()  # cancelled
         data = _read_all(state["pipe"])  # until the child closes it: done or dead
-        _, status = os.waitpid(state["pid"], 0)
-        state["pid"] = None
-        _reap(state)
+        _, status = os.waitpid(state["pids"].pop(), 0)
+        reap_children(state)  # the pipe closed
         if status == 0 and len(data) >= 8 and int.from_bytes(data[:8], "little") == len(data) - 8:
             return pickle.loads(data[8:])
         return self.fn()
 
     def cancel(self):
         """Stop the child, if it still runs."""
-        _reap(self._state)
+        reap_children(self._state)

@@ -50,8 +50,17 @@ def aabb_query(V, F):
     return lambda q: tree.squared_distance(V, F, q)
 
 
-def _reap(state):
-    """Kill and wait for the children not waited for yet; close the pipe."""
+def fork_child():
+    """os.fork(), without the warning Python 3.12+ gives on a fork while other threads exist (BLAS, a progress
+    bar's monitor): the children forked here only run libigl, Embree and numpy, and exit without running any
+    Python clean-up."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
+
+
+def reap_children(state):
+    """Kill and wait for the children (state["pids"]) not waited for yet; close state["pipe"]."""
     for pid in state["pids"]:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -92,19 +101,15 @@ class BackgroundDistance:
         os.close(todo_w)
         done_r, done_w = os.pipe()
         pids = []
-        with warnings.catch_warnings():
-            # Python 3.12+ warns on fork while other threads exist (BLAS, a progress bar's monitor): the
-            # children only run libigl and numpy copies, and exit without running any Python clean-up
-            warnings.simplefilter("ignore", DeprecationWarning)
-            for _ in range(workers):
-                pid = os.fork()
-                if pid == 0:
-                    self._child(V, F, Q, compute, todo_r, done_r, done_w)
-                pids.append(pid)
+        for _ in range(workers):
+            pid = fork_child()
+            if pid == 0:
+                self._child(V, F, Q, compute, todo_r, done_r, done_w)
+            pids.append(pid)
         os.close(todo_r)
         os.close(done_w)  # the children hold it: the pipe ends when the last of them exits
         self._state = {"pids": pids, "pipe": done_r}
-        self._finalizer = weakref.finalize(self, _reap, self._state)
+        self._finalizer = weakref.finalize(self, reap_children, self._state)
         self._pending = b""
 
     def _child(self, V, F, Q, compute, todo_r, done_r, done_w):
@@ -156,4 +161,4 @@ class BackgroundDistance:
 
     def cancel(self):
         """Stop the children that still run, wait for them and close the pipe."""
-        _reap(self._state)
+        reap_children(self._state)

@@ -127,7 +127,7 @@ def test_children_share_the_cut_faces_tree_and_find_the_crossed_faces(monkeypatc
     # the child killed before its result: computed here, the same
     started = []
     monkeypatch.setattr(signed_distance, "BackgroundCall",
-                        lambda fn: started.append(BackgroundCall(fn)) or os.kill(started[-1]._state["pid"], 9) or started[-1])
+                        lambda fn: started.append(BackgroundCall(fn)) or os.kill(started[-1]._state["pids"][0], 9) or started[-1])
     S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
     assert len(started) == 1
     np.testing.assert_array_equal(S._crossed, serial._crossed)
@@ -135,7 +135,7 @@ def test_children_share_the_cut_faces_tree_and_find_the_crossed_faces(monkeypatc
     # w at every query (the labels would not pay off): the child is stopped at once, none left
     monkeypatch.setattr(signed_distance, "labels_pay_off", lambda *args: False)
     S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
-    assert len(started) == 2 and S._crossed_bg is None and started[-1]._state["pid"] is None
+    assert len(started) == 2 and S._crossed_bg is None and started[-1]._state["pids"] == []
     assert not S.use_labels
     S.close()
 
@@ -144,7 +144,7 @@ def test_background_call():
     """A call in a forked child: its result, the call made here where the child fails, and no child left."""
     x = np.arange(100_000)  # a result larger than a pipe holds
     bg = BackgroundCall(lambda: x * 2)
-    pid = bg._state["pid"]
+    pid = bg._state["pids"][0]
     np.testing.assert_array_equal(bg.result(), x * 2)
     assert _child_gone(pid)
     parent = os.getpid()
@@ -162,11 +162,11 @@ def test_background_call():
     with pytest.raises(ValueError, match="in the caller too"):  # an error of the call itself surfaces here
         BackgroundCall(lambda: int("in the caller too")).result()
     bg = BackgroundCall(lambda: x)
-    pid = bg._state["pid"]
+    pid = bg._state["pids"][0]
     bg.cancel()
-    assert _child_gone(pid) and bg._state["pid"] is None
+    assert _child_gone(pid) and bg._state["pids"] == []
     bg = BackgroundCall(lambda: x)
-    pid = bg._state["pid"]
+    pid = bg._state["pids"][0]
     del bg  # dropped without result(): reaped by its finalizer
     assert _child_gone(pid)
 
