@@ -10,6 +10,7 @@ caller, so an error surfaces as it would without the child. Linux only, like for
 """
 import os
 import pickle
+import select
 import weakref
 
 from .forked_distance import fork_child, reap_children
@@ -33,22 +34,28 @@ def _read_all(fd):
 class BackgroundCall:
     """fn() (no arguments, a picklable result) started in a forked child at construction; result() waits for
     it. fn must read only what does not change until then: the child sees the caller's memory as it was at
-    the fork."""
+    the fork. cores: a forked_distance.CoreSplit that the child joins (kept off the caller's core), ended
+    where result() would wait for the child, or None."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, cores=None):
         self.fn = fn
+        self.cores = cores
         r, w = os.pipe()
         pid = fork_child()
         if pid == 0:
             code = 1
             try:
                 os.close(r)
+                if cores is not None:
+                    cores.child()
                 data = pickle.dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL)
                 _write_all(w, len(data).to_bytes(8, "little") + data)
                 code = 0
             finally:
                 os._exit(code)
         os.close(w)
+        if cores is not None:
+            cores.forked(pid)
         self._state = {"pids": [pid], "pipe": r}
         self._finalizer = weakref.finalize(self, reap_children, self._state)
 
@@ -57,6 +64,8 @@ class BackgroundCall:
         state = self._state
         if not state["pids"]:
             return self.fn()  # cancelled
+        if self.cores is not None and not select.select([state["pipe"]], [], [], 0)[0]:
+            self.cores.end()  # about to wait: every core to the children
         data = _read_all(state["pipe"])  # until the child closes it: done or dead
         _, status = os.waitpid(state["pids"].pop(), 0)
         reap_children(state)  # the pipe closed

@@ -53,6 +53,8 @@ Both libigl structures cost a build per call (the distance's AABB tree, the wind
 0.17 s each on a 280k-face mesh), so the AABB tree is built once per mesh and kept, and the queries that
 need w are gathered over all chunks and evaluated together, WINDING_BATCH points at a time.
 """
+import weakref
+
 import igl
 import numpy as np
 
@@ -60,7 +62,7 @@ from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_p
                             _parts, _planes, drop_twin_faces, edge_net, merged_vertex_ids, orient_components,
                             plane_groups, same_vertex_faces)
 from .forked_call import BackgroundCall
-from .forked_distance import BackgroundDistance, aabb_query, can_fork, igl_threads
+from .forked_distance import BackgroundDistance, CoreSplit, aabb_query, can_fork, igl_threads
 from .long_faces import cut_for_distance, longest_edges, split_long_faces
 from .query_order import spatial_order
 from .ray_casts import Rays, ScaledTree, _crossings, _hits_along
@@ -203,7 +205,9 @@ class SignedDistance:
     computed by as many forked children (forked_distance) while the sign is set up, on the cores that the
     set-up's numpy leaves idle (where long faces were cut they query the ray casts' tree, built once before
     the fork, and one more child finds the crossed faces beside the orientation repair: forked_call); the
-    results are the same bit for bit. close() stops the children when the queries will not come.
+    results are the same bit for bit. Until this process first waits for a child, it keeps the core it runs
+    on and the children the others (forked_distance.CoreSplit); every core is its own again by the end of
+    __call__ or close(). close() stops the children when the queries will not come.
     """
 
     def __init__(self, V, F, queries_hint=500_000, orient_parts=True, face_labels=True, queries=None):
@@ -227,8 +231,11 @@ class SignedDistance:
         self._prefetch = None
         self._cut_tree = None  # libigl's tree on the cut faces, where built before the children (below)
         self._crossed_bg = None  # the child computing crossed_faces, where started here (below)
+        self._cores = None  # this thread on its core and the children on the others, until they are waited for
         if queries is not None and 0 < len(queries) <= PREFETCH_MAX and igl_threads() > 1 and can_fork():
             self._prefetch_Q = np.ascontiguousarray(queries, dtype=np.float64)
+            self._cores = CoreSplit()
+            weakref.finalize(self, self._cores.end)  # however this object ends, the cores come back
             compute = aabb_query
             if len(self._F_cut) > len(self._F_dist):
                 # Where faces were cut, the ray casts walk the same tree (Rays, cut=...): built once, here, it
@@ -246,10 +253,11 @@ class SignedDistance:
                     rays = Rays(self.V, self._F_dist, use_embree=False, tree=self._cut_tree,
                                 cut=(self._V_cut, self._F_cut, self._dist_origin))
                     at = self._merged_positions()
-                    self._crossed_bg = BackgroundCall(lambda: crossed_faces(rays, at, edges, edge_of, Fm))
+                    self._crossed_bg = BackgroundCall(lambda: crossed_faces(rays, at, edges, edge_of, Fm),
+                                                      cores=self._cores)
             self._prefetch_order = spatial_order(self._prefetch_Q)  # the children take them in __call__'s order
             self._prefetch = BackgroundDistance(self._V_cut, self._F_cut, self._prefetch_Q[self._prefetch_order],
-                                                compute=compute)
+                                                compute=compute, cores=self._cores)
         if orient_parts:
             self.F = orient_components(self.V, self.F, self.vid)
         self.Fm = self.vid[self.F]  # (nf, 3) merged vertex ids
@@ -797,8 +805,15 @@ class SignedDistance:
         if order is None:
             order = spatial_order(Q)
         out = np.empty(len(Q))
-        out[order] = self._signed(np.ascontiguousarray(Q[order]), chunk, pre)
+        try:
+            out[order] = self._signed(np.ascontiguousarray(Q[order]), chunk, pre)
+        finally:
+            self._end_core_split()
         return out
+
+    def _end_core_split(self):
+        if self._cores is not None:
+            self._cores.end()
 
     def _signed(self, Q, chunk, pre):
         """__call__ on the points Q in the order given; pre: the children computing their distance, or None."""
@@ -855,6 +870,7 @@ class SignedDistance:
         if self._crossed_bg is not None:
             self._crossed_bg.cancel()
             self._crossed_bg = None
+        self._end_core_split()
 
     def continued_winding_number(self, Q, dist=None, anchor=None, max_crossings=64):
         """w at Q carried over from an anchor p (a tier-1 test point where w is known): `anchor` (n,), an index

@@ -127,7 +127,8 @@ def test_children_share_the_cut_faces_tree_and_find_the_crossed_faces(monkeypatc
     # the child killed before its result: computed here, the same
     started = []
     monkeypatch.setattr(signed_distance, "BackgroundCall",
-                        lambda fn: started.append(BackgroundCall(fn)) or os.kill(started[-1]._state["pids"][0], 9) or started[-1])
+                        lambda fn, cores=None: started.append(BackgroundCall(fn, cores)) or os.kill(started[-1]._state["pids"][0], 9)
+                        or started[-1])
     S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
     assert len(started) == 1
     np.testing.assert_array_equal(S._crossed, serial._crossed)
@@ -226,3 +227,43 @@ def test_other_queries_and_close_leave_no_child(monkeypatch):
     pids = list(bg._state["pids"])
     del bg  # dropped without result(): reaped by its finalizer
     assert all(_child_gone(p) for p in pids)
+
+
+def test_core_split_holds_the_caller_and_the_children_apart_until_it_ends(monkeypatch):
+    """CoreSplit: this thread on one core and a child on the others, both given every core back by end(); and
+    SignedDistance(queries=...) giving them back by the end of its call, or at close()."""
+    mask = os.sched_getaffinity(0)
+    cores = forked_distance.CoreSplit()
+    assert cores.active == (len(mask) > 1)
+    own = os.sched_getaffinity(0)
+    assert own == mask if len(mask) == 1 else (len(own) == 1 and own < mask)
+    r, w = os.pipe()
+    pid = forked_distance.fork_child()
+    if pid == 0:  # the child: joins the split, says so, waits to be killed
+        cores.child()
+        os.write(w, b"1")
+        os.pause()
+        os._exit(0)
+    cores.forked(pid)
+    try:
+        assert os.read(r, 1) == b"1"
+        assert os.sched_getaffinity(pid) == (mask - own if cores.active else mask)
+        cores.end()
+        assert os.sched_getaffinity(0) == mask and os.sched_getaffinity(pid) == mask
+        cores.end()  # once only: a second end() changes nothing
+    finally:
+        forked_distance.reap_children({"pids": [pid], "pipe": None})
+        os.close(r), os.close(w)
+    assert os.sched_getaffinity(0) == mask
+
+    V, F = _crossing_boxes_with_flips()
+    Q = _queries(30_000, seed=3)
+    _threads(monkeypatch, 2)
+    expected = SignedDistance(V, F, queries_hint=10**6)(Q)
+    S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
+    assert S._cores.active == (len(mask) > 1) and len(os.sched_getaffinity(0)) == (1 if len(mask) > 1 else len(mask))
+    np.testing.assert_array_equal(S(Q), expected)
+    assert os.sched_getaffinity(0) == mask
+    S = SignedDistance(V, F, queries_hint=10**6, queries=Q)
+    S.close()
+    assert os.sched_getaffinity(0) == mask
