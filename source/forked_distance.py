@@ -103,7 +103,10 @@ class CoreSplit:
     def child(self):
         """In a child just forked: keep off the caller's core while the split lasts."""
         if self.active:
-            os.sched_setaffinity(0, self.rest)
+            try:
+                os.sched_setaffinity(0, self.rest)
+            except OSError:  # (cores taken away meanwhile) the child runs where the scheduler puts it
+                pass
 
     def forked(self, pid):
         """In the caller: pid is a child to give every core back to at end()."""
