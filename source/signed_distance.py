@@ -65,7 +65,7 @@ from .forked_call import BackgroundCall
 from .forked_distance import BackgroundDistance, CoreSplit, aabb_query, can_fork, igl_threads
 from .long_faces import cut_for_distance, longest_edges, split_long_faces
 from .query_order import spatial_order
-from .ray_casts import Rays, ScaledTree, _crossings, _hits_along
+from .ray_casts import LayerScenes, Rays, ScaledTree, _crossings, _hits_along
 from .triangle_points import _corner_angles, _strip_points, barycentric_in_faces
 
 _BARY_EPS = 1e-9
@@ -109,6 +109,17 @@ COUNT_PROBES_ABOVE = 10.0
 # The counts of _carried_k start from a point of a trusted region at most 1 + this times as far as the nearest
 # (the nearest where that count is refused).
 CARRY_EPS = 1.0
+# Two flat patches may lie on each other (LayerScenes, _layer_scenes) where their unit normals and plane offsets (x
+# the bounding-box diagonal) come within this of each other's, either way up, and their boxes within this x the
+# diagonal. Generous: a pair taken for one only costs a scene more.
+LAYER_PLANE_TOL = 1e-3
+# At most this many scenes (colours) of layered faces, and patches to colour; the faces beyond keep libigl's
+# recount with every hit.
+MAX_LAYER_SCENES = 8
+MAX_LAYER_PATCHES = 2000
+# Segments to recount before LayerScenes are built for a set of layered faces (fewer: libigl's every-hit casts,
+# 10-13 us each, cost less than the scenes' build, 0.02-0.03 s on the embedded table_001 and Table7).
+LAYER_SCENES_FROM = 2048
 
 
 def _ambiguous(w, low=0.3, high=0.7):
@@ -283,6 +294,7 @@ class SignedDistance:
         self._w_at_queries = WindingNumber(self.V, self.F, exact_first=4)
         self.side_w = None
         self.rays = None  # ray casts (tiers 1 and 3), built with the labels: w at every query needs none
+        self._layer_cache = []  # (layered mask, its LayerScenes or None) for the crossing counts (_layer_scenes)
         if self.use_labels:
             cut = len(self._F_cut) > len(self.F)  # libigl's casts on the cut faces too, where any were cut
             self.rays = Rays(self.V, self.F, cut=(self._V_cut, self._F_cut, self._dist_origin) if cut else None,
@@ -583,7 +595,8 @@ class SignedDistance:
         the segments where the count cannot be trusted (_crossings). layered: faces counted with every hit
         (self.layered where None)."""
         layered = self.layered if layered is None else layered
-        cross, unsure = _crossings(self.rays, self.normals, Q, d, max_crossings, layered)
+        cross, unsure = _crossings(self.rays, self.normals, Q, d, max_crossings, layered,
+                                   lambda n: self._layer_scenes(layered, n))
         if self.caps is not None:
             Vc, _, rays_c, normals_c, layered_c = self.caps
             # only the segments whose box meets the caps' box (small caps over small holes: most segments miss it)
@@ -594,6 +607,52 @@ class SignedDistance:
             cross[near] -= cross_c
             unsure[near] |= unsure_c
         return cross, unsure
+
+    def _layer_scenes(self, layered, n_segments):
+        """LayerScenes of the faces `layered` (nf,) bool for _crossings' recount of n_segments segments, built once per
+        mask, or None (libigl's every-hit recount: fewer than LAYER_SCENES_FROM segments while none are built, or
+        more than MAX_LAYER_PATCHES patches). Colours: the faces of a flat patch (_flat_patches) share one; two
+        patches that may lie on each other (planes and boxes within LAYER_PLANE_TOL) take different ones, the largest
+        patch first; faces of patches that overlap themselves, or past MAX_LAYER_SCENES colours, are `odd`."""
+        for mask, scenes in self._layer_cache:
+            if mask is layered or np.array_equal(mask, layered):
+                return scenes
+        if n_segments < LAYER_SCENES_FROM:
+            return None
+        odd = layered & self._patch_overlaps
+        faces = np.flatnonzero(layered & ~self._patch_overlaps)
+        patches, p_of = np.unique(self._patch[faces], return_inverse=True)
+        scenes = None
+        if len(patches) <= MAX_LAYER_PATCHES:
+            P, tol = len(patches), LAYER_PLANE_TOL
+            tri = self.V[self.F[faces]]  # (m, 3 corners, 3)
+            n = self.normals[faces]
+            plane = np.concatenate([n, np.einsum("nd,nd->n", n, tri[:, 0])[:, None] / self.span], axis=1)  # (m, 4)
+            box = np.concatenate([tri.min(1), tri.max(1)], axis=1)  # (m, 6): lo, hi
+            lo_pl, hi_pl = np.full((P, 4), np.inf), np.full((P, 4), -np.inf)  # each patch's range of planes
+            lo_b, hi_b = np.full((P, 3), np.inf), np.full((P, 3), -np.inf)  # and its box
+            np.minimum.at(lo_pl, p_of, plane)
+            np.maximum.at(hi_pl, p_of, plane)
+            np.minimum.at(lo_b, p_of, box[:, :3])
+            np.maximum.at(hi_b, p_of, box[:, 3:])
+            meet = lambda lo1, hi1, lo2, hi2, t: ((lo1[:, None] <= hi2[None] + t) & (lo2[None] <= hi1[:, None] + t)).all(2)
+            # (P, P): boxes within tol x the diagonal, and planes within tol, the same way up or the other
+            conflict = meet(lo_b, hi_b, lo_b, hi_b, tol * self.span)
+            conflict &= meet(lo_pl, hi_pl, lo_pl, hi_pl, tol) | meet(lo_pl, hi_pl, -hi_pl, -lo_pl, tol)
+            np.fill_diagonal(conflict, False)
+            colour_p = np.full(P, -1)
+            for p in np.argsort(-np.bincount(p_of, minlength=P), kind="stable"):  # greedy, the largest first
+                taken = np.zeros(P + 1, dtype=bool)
+                taken[colour_p[conflict[p] & (colour_p >= 0)]] = True
+                colour_p[p] = int(np.argmin(taken))
+            colour = np.full(len(self.F), -1)
+            colour[faces] = colour_p[p_of]
+            beyond = colour >= MAX_LAYER_SCENES
+            odd |= beyond
+            colour[beyond] = -1
+            scenes = LayerScenes(self.V, self.F, self.normals, colour, odd)
+        self._layer_cache.append((layered, scenes))
+        return scenes
 
     def _flat_patches(self):
         """(nf,) flat patch of each face: faces joined through shared edges to faces in the same plane, the same
@@ -624,6 +683,7 @@ class SignedDistance:
         # Faces in the plane of a face they are not joined to by a flat patch, even of the same part, may lie on
         # each other (a fold of a part onto itself): left out too.
         self._patch, overlapping = self._flat_patches()
+        self._patch_overlaps = overlapping  # (nf,) bool: faces of flat patches that overlap themselves
         self._lying = _coplanar_across_parts(self._plane, self._patch, REGION_PLANE_TOL, self.V[self.F],
                                              REGION_PLANE_TOL * self.span, self._by_crossed) | overlapping
         ok = ~self._crossed & ~self._lying

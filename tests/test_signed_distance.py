@@ -784,3 +784,55 @@ def test_faces_lying_on_each_other_are_counted_not_evaluated(embree, monkeypatch
     known = np.concatenate([known, m + known])
     known = known[alone[known]]
     assert len(known) > 100 and not any(tuple(p) in asked for p in at[known])
+
+
+def test_layered_faces_recounted_scene_by_scene_as_with_every_hit(monkeypatch):
+    """Segments that meet faces lying on each other (a box nested in a corner of another, a third touching it face
+    to face, a leg standing on a seat) are recounted by walks through LayerScenes, a scene per colour, where no two
+    faces that lie on each other share a colour: the counts equal libigl's every-hit recount and the exact winding
+    number's difference between the segments' ends, and libigl is asked about none of the easy segments."""
+    outer = trimesh.creation.box(bounds=[[0, 0, 0], [1, 1, 1]])
+    inner = trimesh.creation.box(bounds=[[0, 0, 0], [0.5, 0.5, 0.5]])
+    beside = trimesh.creation.box(bounds=[[1, 0.2, 0.2], [1.4, 0.6, 0.6]])
+    seat = trimesh.creation.box(bounds=[[-1, 1.2, -1], [0, 1.4, 0]])
+    leg = trimesh.creation.box(bounds=[[-0.6, 0.8, -0.6], [-0.5, 1.2, -0.5]])  # its top on the seat's bottom
+    mesh = trimesh.util.concatenate([outer, inner, beside, seat, leg]).subdivide_to_size(0.1)
+    S = SignedDistance(np.asarray(mesh.vertices), np.asarray(mesh.faces), queries_hint=10**7)
+    assert S.use_labels and S.closed and S.layered.sum() > 100
+    scenes = S._layer_scenes(S.layered, 10**6)
+    assert scenes is not None and len(scenes.parts) >= 2 and scenes.odd is not None  # the corner's patch folds
+    # no two faces of one scene lie on each other: none has its centroid inside another face in its plane, while
+    # every face lying on another of the whole mesh does (the nested box's, the touching ones')
+    def lying(tri):
+        n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        n /= np.linalg.norm(n, axis=1)[:, None]
+        c = np.einsum("nd,nd->n", n, tri[:, 0])
+        i, j = np.meshgrid(np.arange(len(tri)), np.arange(len(tri)), indexing="ij")
+        i, j = i[i != j], j[i != j]
+        coplanar = (np.abs(np.abs(np.einsum("nd,nd->n", n[i], n[j])) - 1) < 1e-9) & (np.abs(np.abs(c[i]) - np.abs(c[j])) < 1e-9)
+        i, j = i[coplanar], j[coplanar]
+        return np.unique(i[(_barycentric(tri[j], tri[i].mean(1)) > 1e-6).all(1)])
+    assert len(lying(S.V[S.F[S.layered]])) > 100
+    for rays, _ in scenes.parts:
+        assert len(lying(rays.V[rays.F])) == 0
+    rng = np.random.default_rng(7)
+    Q = rng.uniform([-1.1, -0.1, -1.1], [1.5, 1.5, 1.1], size=(6000, 3))
+    f = rng.choice(np.flatnonzero(S.layered), size=6000)  # ends just off a layered face, on either side
+    P = S.V[S.F[f]].mean(1) + S.normals[f] * rng.choice([-0.05, 0.05], size=(6000, 1))
+    d = P - Q
+    asked = []
+    all_hits = Rays.all_hits
+    monkeypatch.setattr(Rays, "all_hits", lambda self, o, dd, max_t=1.0: asked.append(len(o)) or all_hits(self, o, dd, max_t))
+    by_scenes, sure = ray_casts._crossings(S.rays, S.normals, Q, d, 64, S.layered, lambda n: scenes)
+    _, _, _, walk_unsure, met = ray_casts._walk_counts(S.rays, S.normals, Q, d, 64, S.layered)
+    # libigl only where the walks cannot settle it: two hits too close, or a face of the patch lying on itself met
+    odd = scenes.odd.first_hits(Q, d, 1.0 + 1e-3)[0] >= 0
+    assert sum(asked) == (met & (walk_unsure | odd)).sum() and (met & ~walk_unsure & ~odd).sum() > 500
+    asked.clear()
+    by_every_hit, sure_every = ray_casts._crossings(S.rays, S.normals, Q, d, 64, S.layered)
+    assert sum(asked) == met.sum()
+    ok = ~sure & ~sure_every  # (the masks are of the unsure segments)
+    assert ok.mean() > 0.99
+    np.testing.assert_array_equal(by_scenes[ok], by_every_hit[ok])
+    exact = igl.winding_number(S.V, S.F, np.concatenate([Q, P]))
+    np.testing.assert_array_equal(by_scenes[ok], np.round(exact[:6000] - exact[6000:])[ok])
