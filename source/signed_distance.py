@@ -117,8 +117,9 @@ LAYER_PLANE_TOL = 1e-3
 # recount with every hit.
 MAX_LAYER_SCENES = 8
 MAX_LAYER_PATCHES = 2000
-# Segments to recount before LayerScenes are built for a set of layered faces (fewer: libigl's every-hit casts,
-# 10-13 us each, cost less than the scenes' build, 0.02-0.03 s on the embedded table_001 and Table7).
+# Segments that walks could recount (none with two hits too close) before LayerScenes are built for a set of
+# layered faces (fewer: libigl's every-hit casts, 10-13 us each, cost less than the scenes' build, 0.02-0.03 s on
+# the embedded table_001 and Table7).
 LAYER_SCENES_FROM = 2048
 
 
@@ -627,6 +628,8 @@ class SignedDistance:
             P, tol = len(patches), LAYER_PLANE_TOL
             tri = self.V[self.F[faces]]  # (m, 3 corners, 3)
             n = self.normals[faces]
+            # the planes as the faces are turned, not _planes' (whose sign flips with a normal's first coordinate
+            # about 0, which would stretch a patch's range across both signs): compared both ways below
             plane = np.concatenate([n, np.einsum("nd,nd->n", n, tri[:, 0])[:, None] / self.span], axis=1)  # (m, 4)
             box = np.concatenate([tri.min(1), tri.max(1)], axis=1)  # (m, 6): lo, hi
             lo_pl, hi_pl = np.full((P, 4), np.inf), np.full((P, 4), -np.inf)  # each patch's range of planes

@@ -823,15 +823,15 @@ def test_layered_faces_recounted_scene_by_scene_as_with_every_hit(monkeypatch):
     asked = []
     all_hits = Rays.all_hits
     monkeypatch.setattr(Rays, "all_hits", lambda self, o, dd, max_t=1.0: asked.append(len(o)) or all_hits(self, o, dd, max_t))
-    by_scenes, sure = ray_casts._crossings(S.rays, S.normals, Q, d, 64, S.layered, lambda n: scenes)
+    by_scenes, unsure_scenes = ray_casts._crossings(S.rays, S.normals, Q, d, 64, S.layered, lambda n: scenes)
     _, _, _, walk_unsure, met = ray_casts._walk_counts(S.rays, S.normals, Q, d, 64, S.layered)
     # libigl only where the walks cannot settle it: two hits too close, or a face of the patch lying on itself met
     odd = scenes.odd.first_hits(Q, d, 1.0 + 1e-3)[0] >= 0
     assert sum(asked) == (met & (walk_unsure | odd)).sum() and (met & ~walk_unsure & ~odd).sum() > 500
     asked.clear()
-    by_every_hit, sure_every = ray_casts._crossings(S.rays, S.normals, Q, d, 64, S.layered)
+    by_every_hit, unsure_every = ray_casts._crossings(S.rays, S.normals, Q, d, 64, S.layered)
     assert sum(asked) == met.sum()
-    ok = ~sure & ~sure_every  # (the masks are of the unsure segments)
+    ok = ~unsure_scenes & ~unsure_every
     assert ok.mean() > 0.99
     np.testing.assert_array_equal(by_scenes[ok], by_every_hit[ok])
     exact = igl.winding_number(S.V, S.F, np.concatenate([Q, P]))
