@@ -85,9 +85,16 @@ def drop_twin_faces(V, F, vid=None, min_share=0.5):
     return F[np.sort(np.unique(group, return_index=True)[1])]
 
 
-def orient_components(V, F, vid=None):
+def turned_edge_of(edge_of, turned):
+    """_edges' edge_of of faces after those marked in `turned` (nf,) are turned over as F[:, ::-1] turns them: the
+    same edges, edge k of a turned face its edge 2 - k before (corners k + 1 and k + 2 of (c, b, a))."""
+    return np.where(turned[:, None], edge_of[:, ::-1], edge_of)
+
+
+def orient_components(V, F, vid=None, edges=None, pairs=None):
     """Turn single faces wound against their neighbours, then flip every connected part whose signed volume
-    is negative (a part modelled inside out).
+    is negative (a part modelled inside out). edges, pairs: _edges of the faces' merged vertex ids and their
+    _face_pairs, where known (turning faces over changes neither pairs nor parts).
 
     Parts of CAD models are often stored with inward normals; where such a part overlaps another,
     the winding numbers cancel (+1 - 1 = 0) and the overlap would read as outside.
@@ -98,14 +105,14 @@ def orient_components(V, F, vid=None):
     # reversed most of a patch, the patch is turned back, so the file's majority winding is kept.
     # Where every edge of two faces runs opposite ways in them, no face disagrees with its patch and
     # bfs_orient would turn none (0.15 s on a 100k-face mesh): it is skipped.
-    _, edge_of, count = _edges(Fm)
+    _, edge_of, count = _edges(Fm) if edges is None else edges
     if (edge_net(Fm, edge_of, len(count))[count == 2] != 0).any():
         Fb, patch = igl.bfs_orient(np.ascontiguousarray(Fm))
         changed = (Fb != Fm).any(1)
         flip = changed != (np.bincount(patch, weights=changed)[patch] > 0.5 * np.bincount(patch)[patch])
         F, Fm = np.where(flip[:, None], F[:, ::-1], F), np.where(flip[:, None], Fm[:, ::-1], Fm)
-        edge_of = _edges(Fm)[1]
-    part = _parts(edge_of)
+        edge_of = turned_edge_of(edge_of, flip)
+    part = _parts(edge_of, pairs)
     tri = V[F] - V[F].reshape(-1, 3).mean(0)
     vol = np.einsum("nd,nd->n", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6
     flip = np.bincount(part, weights=vol) < 0
@@ -114,7 +121,8 @@ def orient_components(V, F, vid=None):
 
 def _face_pairs(edge_of):
     """Faces sharing an edge: (a, b, edge), each face paired with the next one around the same edge (edge_of:
-    (nf, 3) edge ids of each face, _edges)."""
+    (nf, 3) edge ids of each face, _edges). The same, in the same order, once faces are turned over
+    (turned_edge_of): the faces around an edge come in the order of their index either way."""
     flat = edge_of.reshape(-1)
     face = np.repeat(np.arange(len(edge_of)), 3)
     order = np.argsort(flat, kind="stable")

@@ -19,7 +19,8 @@ sign is computed in tiers, cheapest first:
    crosses or touches (faces joined by two-face edges, none crossed, none within 1e-4 of the plane of a face it
    is not joined to and near it, none in a flat patch that lies on itself): there w is evaluated at every 8th
    test point of each region only (the probes), and carried to the rest when those agree. Where w is dear (thin
-   faces) it is evaluated at every 256th, and the other probes take it by counting crossings from those. On an
+   faces) every 256th takes it by counting the crossings out of the mesh's box, where w is 0, and the other
+   probes by counting crossings from those; w is evaluated only where a count is refused. On an
    open mesh the same holds for w minus the caps' winding number (tier 3), with the faces that the caps cross
    left out of the regions too. The test points of faces in no region (crossed ones, mostly) take w from the
    nearest point of a trusted region, carried by counting the faces the segment between them crosses, as tier
@@ -60,7 +61,7 @@ import numpy as np
 
 from .mesh_topology import (_components, _coplanar_across_parts, _edges, _face_pairs, _nearest_of_other_parts,
                             _parts, _planes, drop_twin_faces, edge_net, merged_vertex_ids, orient_components,
-                            plane_groups, same_vertex_faces)
+                            plane_groups, same_vertex_faces, turned_edge_of)
 from .forked_call import BackgroundCall
 from .forked_distance import BackgroundDistance, CoreSplit, aabb_query, can_fork, igl_threads
 from .long_faces import cut_for_distance, longest_edges, split_long_faces
@@ -98,6 +99,10 @@ REGION_PLANE_TOL = 1e-4
 FLAT_TILT = 1e-4
 # Faces longer than this (x the bounding-box diagonal) are cut for the fast winding number (split_long_faces).
 WINDING_SPLIT = 0.1
+# The first this many points (of the set-up, in all) whose w is wanted get the exact winding number while the fast
+# one's hierarchy is not built (_w): the sum costs about 0.1 us a face and point, the build 1.1-1.2 us a face plus
+# 10-190 us a point on thin faces. Where counts give the regions' anchors (_outside_k), a few are often all.
+W_EXACT_FIRST = 8
 # Test points at which ambiguous_area_fraction estimates the share of the surface with no clear inside when
 # the faces are not labelled (w at every query); with labels every test point's w is known and all are used.
 AMBIGUITY_SAMPLE = 8192
@@ -109,6 +114,14 @@ COUNT_PROBES_ABOVE = 10.0
 # The counts of _carried_k start from a point of a trusted region at most 1 + this times as far as the nearest
 # (the nearest where that count is refused).
 CARRY_EPS = 1.0
+# Where w is dear (count_probes), the anchors of _region_side_w take k by counting crossings along a segment out of
+# the box of the mesh and its caps, grown by this x the diagonal, where k is 0 (_outside_k); the segment leans off
+# the axis by these shares of its length along the other two axes, so that it runs along no axis plane of a part.
+OUTSIDE_MARGIN = 0.01
+OUTSIDE_TILT = (0.0131, 0.0277)
+# ... and a side whose segment would leave a test point within this (cosine) of its face's plane, leaning into it,
+# comes last (_outside_k, away)
+OUTSIDE_SLANT = 0.2
 # Two flat patches may lie on each other (LayerScenes, _layer_scenes) where their unit normals and plane offsets (x
 # the bounding-box diagonal) come within this of each other's, either way up, and their boxes within this x the
 # diagonal. Generous: a pair taken for one only costs a scene more.
@@ -141,19 +154,20 @@ class WindingNumber:
     builds the hierarchy again each call: 0.09 s on Table7's 101k faces). Without it (older libigl),
     winding_number. exact_first: the first this many points asked for, while the hierarchy is not built, get
     the exact winding number instead (exact_winding_number), cheaper for a few: the build cost 1.1-1.2 us a
-    face (0.11 s on the embedded table_001, for the 2 points its tier 3 could not count), the exact sum 0.6 us
-    a face for one point, 1 us for five."""
+    face (0.11 s on the embedded table_001, for the 2 points its tier 3 could not count), the exact sum about 0.1
+    us a face and point."""
 
     def __init__(self, V, F, exact_first=0):
         self.V = np.ascontiguousarray(V, dtype=np.float64)
         self.F = np.ascontiguousarray(F, dtype=np.int64)
         self._bvh = None
         self._exact_left = exact_first
+        self._corners = None  # triangle_corners, for the exact sums
 
     def __call__(self, Q):
         if self._bvh is None and 0 < len(Q) <= self._exact_left:
             self._exact_left -= len(Q)
-            return exact_winding_number(self.V, self.F, Q)
+            return self.exact(Q)
         if len(Q) == 0 or not hasattr(igl, "FastWindingNumberBVH"):
             return winding_number(self.V, self.F, Q)
         if self._bvh is None:
@@ -161,21 +175,34 @@ class WindingNumber:
             self._bvh.init(self.V, self.F)
         return self._bvh.winding_number(np.ascontiguousarray(Q, dtype=np.float64))
 
+    def exact(self, Q):
+        """The exact winding number at Q (exact_winding_number, the corners laid out once)."""
+        if self._corners is None:
+            self._corners = triangle_corners(self.V, self.F)
+        return exact_winding_number(self.V, self.F, Q, corners=self._corners)
 
-def exact_winding_number(V, F, Q, few=24):
+
+def triangle_corners(V, F):
+    """(3 corners, 3 coordinates, nf): the faces' corners laid out for exact_winding_number's sums (rows of
+    contiguous coordinates: 2.3x faster than (nf, 3, 3) with its gather)."""
+    return np.ascontiguousarray(np.asarray(V, dtype=np.float64)[F].transpose(1, 2, 0))
+
+
+def exact_winding_number(V, F, Q, few=24, corners=None):
     """Exact generalised winding number of (V, F) at points Q (n x 3). libigl's costs about 3.4 us per face
     per call before any point (then 0.004 us per face and point); up to `few` points the triangles' solid
-    angles are summed here instead (Van Oosterom and Strackee, 0.14 us per face and point)."""
+    angles are summed here instead (Van Oosterom and Strackee, about 0.1 us per face and point). corners:
+    triangle_corners(V, F), where kept."""
     Q = np.ascontiguousarray(Q, dtype=np.float64)
     if len(Q) > few:
         return igl.winding_number(V, F, Q)
-    tri = V[F]  # (nf, 3 corners, 3)
+    corners = triangle_corners(V, F) if corners is None else corners
     out = np.zeros(len(Q))
     for i, q in enumerate(Q):
-        a, b, c = tri[:, 0] - q, tri[:, 1] - q, tri[:, 2] - q
-        la, lb, lc = (np.linalg.norm(x, axis=1) for x in (a, b, c))
-        dot = lambda x, y: np.einsum("nd,nd->n", x, y)
-        num = dot(a, np.cross(b, c))
+        a, b, c = d = corners - q[None, :, None]  # (3, nf) each: the corners from q
+        la, lb, lc = np.sqrt(np.einsum("cdn,cdn->cn", d, d))  # (nf,) each
+        dot = lambda x, y: np.einsum("dn,dn->n", x, y)
+        num = dot(a, np.cross(b, c, axis=0))
         den = la * lb * lc + dot(a, b) * lc + dot(b, c) * la + dot(c, a) * lb
         out[i] = np.arctan2(num, den).sum() / (2 * np.pi)  # solid angle 2 atan2(...), over 4 pi
     return out
@@ -244,6 +271,10 @@ class SignedDistance:
         self._cut_tree = None  # libigl's tree on the cut faces, where built before the children (below)
         self._crossed_bg = None  # the child computing crossed_faces, where started here (below)
         self._cores = None  # this thread on its core and the children on the others, until they are waited for
+        # the mesh's edges (merged vertex ids), shared by the crossed faces, the orientation repair and the labels:
+        # edges (ne, 2), edge_of (nf, 3) the edge id of edge k of face f, faces per edge (ne,); turning faces over
+        # leaves them (turned_edge_of)
+        edges0 = _edges(self.vid[self.F]) if orient_parts or face_labels else None
         if queries is not None and 0 < len(queries) <= PREFETCH_MAX and igl_threads() > 1 and can_fork():
             self._prefetch_Q = np.ascontiguousarray(queries, dtype=np.float64)
             self._cores = CoreSplit()
@@ -261,7 +292,7 @@ class SignedDistance:
                     # here on, beside the repair and the casts' set-up, at this process's priority: they are
                     # the first thing the labels need (0.5 s of a 2.7 s set-up on the embedded table_001)
                     Fm = self.vid[self._F_dist]
-                    edges, edge_of, _ = _edges(Fm)
+                    edges, edge_of, _ = edges0
                     rays = Rays(self.V, self._F_dist, use_embree=False, tree=self._cut_tree,
                                 cut=(self._V_cut, self._F_cut, self._dist_origin))
                     at = self._merged_positions()
@@ -270,8 +301,12 @@ class SignedDistance:
             self._prefetch_order = spatial_order(self._prefetch_Q)  # the children take them in __call__'s order
             self._prefetch = BackgroundDistance(self._V_cut, self._F_cut, self._prefetch_Q[self._prefetch_order],
                                                 compute=compute, cores=self._cores)
+        # faces sharing an edge (_face_pairs, the same once faces are turned over); after the forks, which wait for none
+        pairs0 = None if edges0 is None else _face_pairs(edges0[1])
         if orient_parts:
-            self.F = orient_components(self.V, self.F, self.vid)
+            F = self.F
+            self.F = orient_components(self.V, F, self.vid, edges0, pairs0)
+            edges0 = edges0[0], turned_edge_of(edges0[1], (self.F != F).any(1)), edges0[2]
         self.Fm = self.vid[self.F]  # (nf, 3) merged vertex ids
         tri = self.V[self.F]  # (nf, 3 corners, 3)
         cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
@@ -291,6 +326,7 @@ class SignedDistance:
             self._crossed_bg.cancel()
             self._crossed_bg = None
         self._w_mesh = None  # the faces cut for the fast winding number (split_long_faces), when first needed
+        self._w_exact_left = W_EXACT_FIRST  # test points whose w is summed exactly while that is not built (_w)
         # w at the queries: on the faces as they are (see _w); exactly where tier 3 leaves only a few to it
         self._w_at_queries = WindingNumber(self.V, self.F, exact_first=4)
         self.side_w = None
@@ -300,10 +336,10 @@ class SignedDistance:
             cut = len(self._F_cut) > len(self.F)  # libigl's casts on the cut faces too, where any were cut
             self.rays = Rays(self.V, self.F, cut=(self._V_cut, self._F_cut, self._dist_origin) if cut else None,
                              tree=self._cut_tree)
-            # the mesh's edges, shared by the crossing-edge test, the closed-surface test and the pseudonormals:
-            # edges (ne, 2) merged vertex ids, edge_of (nf, 3) the edge id of edge k of face f, faces per edge
-            self.edges, self.edge_of, self.edge_count = _edges(self.Fm)
-            self._pairs = _face_pairs(self.edge_of)  # faces sharing an edge: (a, b, edge), see _face_pairs
+            # the mesh's edges (edges0, as the faces are turned now), shared by the crossing-edge test, the
+            # closed-surface test and the pseudonormals
+            self.edges, self.edge_of, self.edge_count = edges0
+            self._pairs = pairs0  # faces sharing an edge: (a, b, edge), see _face_pairs
             self._label_faces(tri)
             self._build_pseudonormals(tri)
             self._bary = barycentric_in_faces(tri)  # closest points' barycentric coordinates (tier 2)
@@ -313,6 +349,11 @@ class SignedDistance:
         (split_long_faces). Not at the queries: further off the surface the cut faces' approximation is off
         by up to 0.006 instead of 0.002, and w at every query got 818 signs wrong on the 42 CAD meshes instead
         of 129, where w is near 0.5."""
+        if len(Q) == 0:  # (the cut faces are not needed: a count gave every w)
+            return np.zeros(0)
+        if self._w_mesh is None and len(Q) <= self._w_exact_left:  # a few points: exact, no hierarchy built
+            self._w_exact_left -= len(Q)
+            return self._w_at_queries.exact(Q)
         if self._w_mesh is None:
             self._w_mesh = WindingNumber(*split_long_faces(self.V, self.F, WINDING_SPLIT * self.span)[:2])
         return self._w_mesh(Q)
@@ -425,10 +466,11 @@ class SignedDistance:
         that may have another lying on them, counted with every hit); where the count cannot be trusted, or
         does not jump by 1 across the face, or no region is trusted, they are evaluated. beyond (m,): test points
         that another face separates from their own (_beyond_other_faces), evaluated whatever their region.
-        count_probes: w is evaluated at every `anchor_every`-th test point of a region only (at least `probes`),
-        and the other probes take k by counting the faces crossed from the nearest of those that read clean,
-        where w costs more than such a count (thin faces, COUNT_PROBES_ABOVE); a probe whose count is refused
-        or not clean is evaluated. jump (m,): the jump of k across each test point's face expected of the counts
+        count_probes: every `anchor_every`-th test point of a region only (at least `probes`) is an anchor, whose
+        k is counted from outside the box (_outside_k), and the other probes take k by counting the faces crossed
+        from the nearest anchor that reads clean, where w costs more than such a count (thin faces,
+        COUNT_PROBES_ABOVE); a probe whose counts are refused or not clean, from an anchor and from outside, is
+        evaluated, and so is an anchor whose count is. jump (m,): the jump of k across each test point's face expected of the counts
         to the faces in no region (1, or 0 or 2 where another face lies on it, _beyond_other_faces).
         Returns w (2m,) and a mask (2m,) of the points whose w the winding number gave."""
         m = len(owner)
@@ -460,16 +502,40 @@ class SignedDistance:
             (n,) into the m test points): (k+ (n,), k- (n,), a mask (n,) of those where either count is
             refused)."""
             both, src = np.concatenate([targets, m + targets]), np.concatenate([sources, m + sources])
-            kc, unsure = self._carried_k(at[both], at[src], np.round(k[src]), layered)
+            kc, unsure = self._carried_k(at[both], at[src], np.round(k[src]), layered, paired=True)
             n = len(targets)
             return kc[:n], kc[n:], unsure[:n] | unsure[n:]
 
-        anchor = probe
-        if count_probes:  # w at a few anchors per region, counts from them to the other probes
-            anchor = probe & ((rank % np.clip(n_r // probes, 1, anchor_every)[np.maximum(r, 0)] == 0) | far)
-        evaluated = evaluate(anchor)
-        k = w - w_caps
         by_count = np.zeros(m, dtype=bool)  # probes whose k came from a count of crossings, not from w
+
+        def from_outside(targets, expect=1.0):
+            """k on both sides of the test points `targets` (indices (n,)) counted from outside the box (_outside_k),
+            kept where both counts are trusted and k jumps by `expect` across the face: (n,) mask of those."""
+            both = np.concatenate([targets, m + targets])
+            side = np.concatenate([self.normals[owner[targets]], -self.normals[owner[targets]]])  # (_off: + side first)
+            kc, unsure = self._outside_k(at[both], layered, away=side)
+            n = len(targets)
+            ok = ~(unsure[:n] | unsure[n:]) & (np.abs(kc[n:] - kc[:n] - np.broadcast_to(expect, (n,))) < 0.5)
+            i = targets[ok]
+            w[i], w[m + i] = kc[:n][ok] + w_caps[i], kc[n:][ok] + w_caps[m + i]
+            by_count[i] = True
+            return ok
+
+        anchor = probe
+        evaluated = np.zeros(2 * m, dtype=bool)
+        if count_probes:  # k at a few anchors per region, counts from them to the other probes
+            anchor = probe & ((rank % np.clip(n_r // probes, 1, anchor_every)[np.maximum(r, 0)] == 0) | far)
+            # the anchors' k counted from outside the box, where k is 0: w (dear here, and its hierarchy a build of
+            # its own: 0.29 s for the 798 anchors of the embedded table_001) only where a count is refused, and
+            # beyond another face (far), where no count starts
+            i = np.flatnonzero(anchor & ~far)
+            ok = from_outside(i)
+            anchor_w = anchor & far
+            anchor_w[i[~ok]] = True
+            evaluated |= evaluate(anchor_w)
+        else:
+            evaluated |= evaluate(anchor)
+        k = w - w_caps
         counted = np.flatnonzero(probe & ~anchor)
         if len(counted):
             src = np.flatnonzero(anchor & ~far & ~self.sliver[owner] & clean(k[:m], k[m:]))
@@ -480,8 +546,9 @@ class SignedDistance:
                 i = counted[ok]
                 w[i], w[m + i] = kp[ok] + w_caps[i], km[ok] + w_caps[m + i]
                 by_count[i] = True
+            i = counted[~ok]
             left = np.zeros(m, dtype=bool)
-            left[counted[~ok]] = True
+            left[i[~from_outside(i)]] = True  # a count from outside first, else w
             evaluated |= evaluate(left)
             k = w - w_caps
         # The fast winding number can be off by 0.1 to 1 near the thin, long faces of CAD models: probes whose
@@ -560,7 +627,13 @@ class SignedDistance:
         src = np.flatnonzero(in_trusted & ~self.sliver[owner] & ~far)
         if len(rest) and len(src):
             k[rest], k[m + rest], unsure = carried(rest, src)
-            unsure |= np.abs(k[m + rest] - k[rest] - np.broadcast_to(jump, (m,))[rest]) > 0.5
+            expect = np.broadcast_to(jump, (m,))[rest]
+            unsure |= np.abs(k[m + rest] - k[rest] - expect) > 0.5
+            if count_probes and unsure.any():  # counted from outside first (see the anchors), else w
+                ok = from_outside(rest[unsure], expect[unsure])
+                i = rest[unsure][ok]
+                k[i], k[m + i] = w[i] - w_caps[i], w[m + i] - w_caps[m + i]
+                unsure[np.flatnonzero(unsure)[ok]] = False
             evaluated[rest[unsure]] = evaluated[m + rest[unsure]] = True
         else:
             evaluated |= np.tile(own, 2)
@@ -569,27 +642,81 @@ class SignedDistance:
         w[todo] = self._w(at[todo])
         return np.where(evaluated, w, k + w_caps), evaluated
 
-    def _carried_k(self, Q, P, kP, layered=None, max_crossings=64):
+    def _carried_k(self, Q, P, kP, layered=None, max_crossings=64, paired=False):
         """k = w - w_caps (w on a closed mesh) at points Q (n, 3), carried from a near one (CARRY_EPS) of the
         points P (p, 3) where it is known (kP (p,), whole numbers) along the segment between them: k(q) = k(p) +
         the signed count of the mesh's faces it crosses - that of the caps' faces (continued_winding_number).
+        paired: P's second half are the first half's twins, the other sides of the same test points (_off), which
+        lie 2 offsets away: the search runs over the first half, and a point takes the nearer of the pair found.
         Returns k (n,) and a mask (n,) of the points where the count cannot be trusted (_crossings)."""
         from scipy.spatial import cKDTree
 
+        half = len(P) // 2 if paired else len(P)
         # median splits, boxes not shrunk to the points: sliding-midpoint splits were up to 1.4x faster on the CAD
         # meshes (0.02-0.07 s) but 5-110x slower where the sources lie on a few thin parts and many targets far
         # from them (an embedded lamp: 21.5 s against 0.19 s), and shrunk boxes slower still
-        tree = cKDTree(P, balanced_tree=True, compact_nodes=False)
+        tree = cKDTree(P[:half], balanced_tree=True, compact_nodes=False)
+
+        def twin(i, q):  # the nearer of the pair of P[i] to each q
+            if not paired:
+                return i
+            j = i + half
+            return np.where(((P[j] - q) ** 2).sum(1) < ((P[i] - q) ** 2).sum(1), j, i)
+
         # a near source first (CARRY_EPS: targets inside a ring of equidistant sources made the exact search check
         # them all, 3.1 s against 0.9 s on an embedded lamp), the nearest where that count is refused
-        near = tree.query(Q, eps=CARRY_EPS)[1]
+        near = twin(tree.query(Q, eps=CARRY_EPS)[1], Q)
         k, unsure = self._crossing_count(Q, P[near] - Q, layered, max_crossings)
         again = np.flatnonzero(unsure)
         if len(again):
-            nearest = tree.query(Q[again])[1]
+            nearest = twin(tree.query(Q[again])[1], Q[again])
             k[again], unsure[again] = self._crossing_count(Q[again], P[nearest] - Q[again], layered, max_crossings)
             near[again] = nearest
         return kP[near] + k, unsure
+
+    def _outside_k(self, Q, layered, away=None, tries=3, max_crossings=64):
+        """k = w - w_caps (w on a closed mesh) at points Q (n, 3) counted along a segment to a point outside the box
+        of the mesh and its caps, where k is 0 (a whole number off the surface that changes only across faces, 0
+        far away): k(q) = the signed count of the crossings from q out. Each segment runs to a side of the box
+        (grown by OUTSIDE_MARGIN), the nearest first, leaning off the axis by OUTSIDE_TILT so that it runs along no
+        axis plane of a CAD part; where the count is refused (_crossings), to the next, up to `tries` sides.
+        away (n, 3): where each point lies off its face (the unit normal of its side, _off): the lean is away from
+        the face, and sides that would cross it at a slant (the segment's direction within OUTSIDE_SLANT of the
+        face's plane, against the normal) come last: a segment leaving a test point along its face, leaning into
+        it, met the face and its neighbour too close together to tell apart. Returns k (n,) and a mask (n,) of the
+        points where every count was refused."""
+        n = len(Q)
+        lo, hi = self.V.min(0), self.V.max(0)
+        if self.caps is not None:
+            lo, hi = np.minimum(lo, self.caps[0].min(0)), np.maximum(hi, self.caps[0].max(0))
+        grow = OUTSIDE_MARGIN * self.span
+        gap = np.concatenate([Q - (lo - grow), (hi + grow) - Q], axis=1)  # (n, 6) to the sides -x, -y, -z, +x, +y, +z
+        lean = np.ones((n, 3)) if away is None else np.where(away < 0, -1.0, 1.0)  # (n, 3) the lean's signs
+
+        def direction(side):  # (n, 3) unit direction to side (n,) of each point
+            axis, row = side % 3, np.arange(n)
+            d = np.zeros((n, 3))
+            d[row, axis] = np.where(side < 3, -1.0, 1.0)
+            for c, tilt in zip((1, 2), OUTSIDE_TILT):
+                d[row, (axis + c) % 3] = tilt * lean[row, (axis + c) % 3]
+            return d / np.linalg.norm(d, axis=1)[:, None]
+
+        order = gap
+        if away is not None:  # slanting into the own face: last
+            slant = np.stack([np.einsum("nd,nd->n", direction(np.full(n, s)), away) for s in range(6)], axis=1)
+            order = gap + np.where((slant < 0) & (slant > -OUTSIDE_SLANT), 10 * self.span, 0.0)
+        sides = np.argsort(order, axis=1, kind="stable")
+        k, unsure = np.zeros(n), np.ones(n, dtype=bool)
+        todo = np.arange(n)
+        for t in range(min(tries, 6)):
+            side = sides[todo, t]
+            d = direction(sides[:, t])[todo]  # reaching the side's plane: the axis component is the gap
+            d *= (gap[todo, side] / np.abs(d[np.arange(len(todo)), side % 3]))[:, None]
+            k[todo], unsure[todo] = self._crossing_count(Q[todo], d, layered, max_crossings)
+            todo = todo[unsure[todo]]
+            if len(todo) == 0:
+                break
+        return k, unsure
 
     def _crossing_count(self, Q, d, layered, max_crossings):
         """Signed crossings of the mesh minus those of the caps along the segments Q -> Q + d, and the mask of

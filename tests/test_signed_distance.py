@@ -31,6 +31,14 @@ def _queries(n=20_000, seed=0, scale=1.0):
     return np.random.default_rng(seed).uniform(-scale, scale, size=(n, 3))
 
 
+def _open_sheet():
+    """An open sheet: the top of an annulus (radii 0.1 and 0.35), in the plane z = -0.6."""
+    sheet = trimesh.creation.annulus(r_min=0.1, r_max=0.35, height=0.2)
+    sheet.update_faces(sheet.face_normals[:, 2] > 0.5)
+    sheet.apply_translation([0.0, 0.0, -0.7])
+    return sheet
+
+
 def _sphere_mesh(r=0.5):
     m = trimesh.creation.icosphere(subdivisions=5, radius=r)
     return np.asarray(m.vertices), np.asarray(m.faces)
@@ -489,10 +497,7 @@ def test_regions_of_an_open_mesh_carry_k():
     inner.apply_translation([0.0, 0.0, 0.25])  # its top (z = 0.45) cut by the cap over the hole (down to z = 0.39)
     bar = trimesh.creation.box(extents=(1.6, 0.1, 0.1)).subdivide_to_size(0.1)
     bar.apply_translation([0.0, 0.35, 0.0])
-    sheet = trimesh.creation.annulus(r_min=0.1, r_max=0.35, height=0.2)
-    sheet.update_faces(sheet.face_normals[:, 2] > 0.5)
-    sheet.apply_translation([0.0, 0.0, -0.7])
-    mesh = trimesh.util.concatenate([outer, inner, bar, sheet])
+    mesh = trimesh.util.concatenate([outer, inner, bar, _open_sheet()])
     V, F = np.asarray(mesh.vertices), np.asarray(mesh.faces)
     S = SignedDistance(V, F, queries_hint=10**7)
     assert S.use_labels and not S.closed
@@ -836,3 +841,89 @@ def test_layered_faces_recounted_scene_by_scene_as_with_every_hit(monkeypatch):
     np.testing.assert_array_equal(by_scenes[ok], by_every_hit[ok])
     exact = igl.winding_number(S.V, S.F, np.concatenate([Q, P]))
     np.testing.assert_array_equal(by_scenes[ok], np.round(exact[:6000] - exact[6000:])[ok])
+
+
+@pytest.mark.parametrize("embree", [True, False])
+def test_k_counted_from_outside_the_box_is_the_winding_number(embree, monkeypatch):
+    """k = w - w_caps counted along a segment out of the box of the mesh and its caps (_outside_k, where the
+    anchors of the thin-faced meshes' regions take k instead of w) equals the exact winding number's, on a box
+    with a hole holding another box, a bar through both standing on the inner box's top, and an open sheet: at
+    points anywhere around them and at points lying in the planes of the bar's faces and on the lines of its
+    edges, which segments along an axis would graze. Counts may be refused, and rarely are."""
+    monkeypatch.setattr(ray_casts, "USE_EMBREE", embree)
+    outer = trimesh.creation.box(extents=(1.0, 1.0, 1.0)).subdivide_to_size(0.25)
+    centres = outer.triangles_center
+    outer.update_faces(~((centres[:, 2] > 0.49) & (np.abs(centres[:, :2]).max(1) < 0.2)))  # a hole in the top
+    inner = trimesh.creation.box(extents=(0.4, 0.4, 0.4))
+    bar = trimesh.creation.box(extents=(1.6, 0.1, 0.1))
+    bar.apply_translation([0.0, 0.15, 0.25])  # faces in z = 0.2 (the inner box's top) and 0.3, y = 0.1 and 0.2
+    mesh = trimesh.util.concatenate([outer, inner, bar, _open_sheet()])
+    V, F = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    S = SignedDistance(V, F, queries_hint=10**7)
+    assert S.use_labels and not S.closed and S.layered.any()
+    rng = np.random.default_rng(7)
+    Q = _queries(3000, seed=8, scale=1.1)
+    on_planes = rng.uniform(-0.9, 0.9, size=(2000, 3))
+    on_planes[:1000, 1] = rng.choice([0.1, 0.2], 1000)  # in the bar's side planes
+    on_planes[1000:, 1] = rng.choice([0.1, 0.2], 1000)  # on the lines of its long edges
+    on_planes[1000:, 2] = rng.choice([0.2, 0.3], 1000)
+    Q = np.concatenate([Q, on_planes])
+    Q = Q[unsigned_distance(S.V, S.F, Q)[0] > 1e-3]  # off the surface, where w is a whole number plus w_caps
+    k, unsure = S._outside_k(Q, S.layered)
+    truth = igl.winding_number(S.V, S.F, Q) - igl.winding_number(*S.caps[:2], Q)  # exact, mesh and caps
+    assert np.abs(truth - np.round(truth)).max() < 1e-6
+    np.testing.assert_array_equal(k[~unsure], np.round(truth)[~unsure])
+    assert unsure.mean() < 0.01
+    assert set(np.round(truth).astype(int)) >= {0, 1, 2}  # outside, inside one part, inside two
+
+
+def test_region_anchors_counted_from_outside_else_evaluated(monkeypatch):
+    """Where w is dear (COUNT_PROBES_ABOVE), the regions' anchors take k by counting from outside the box: on a
+    box nested in another with a bar through both, no test point needs the winding number, and w at every test
+    point equals w evaluated there; with every count from outside refused, the anchors are evaluated instead and
+    the answers are the same."""
+    monkeypatch.setattr(signed_distance, "COUNT_PROBES_ABOVE", -1.0)
+    outer = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    inner = trimesh.creation.box(extents=(0.4, 0.4, 0.4))
+    bar = trimesh.creation.box(extents=(1.6, 0.1, 0.1))
+    bar.apply_translation([0.013, 0.33, 0.021])  # its faces and edges off the other boxes' edges
+    mesh = trimesh.util.concatenate([outer, inner, bar]).subdivide_to_size(0.1)
+    V, F = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    Q = _queries(20_000, seed=9)
+    answers = []
+    for refused in (False, True):
+        if refused:
+            monkeypatch.setattr(SignedDistance, "_outside_k",
+                                lambda self, Q, *a, **kw: (np.zeros(len(Q)), np.ones(len(Q), dtype=bool)))
+        S = SignedDistance(V, F, queries_hint=10**7)
+        assert S.use_labels and S.closed
+        assert (S.winding_evaluated == 0.0) != refused
+        w_plus, w_minus, owner = S.side_w
+        at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F)))[:2])
+        np.testing.assert_allclose(np.concatenate([w_plus, w_minus]), igl.winding_number(S.V, S.F, at), atol=0.05)
+        answers.append(S(Q))
+    np.testing.assert_array_equal(answers[0], answers[1])
+    d, _, _ = unsigned_distance(V, F, Q)
+    np.testing.assert_array_equal(answers[0], np.where(np.abs(winding_number(S.V, S.F, Q)) > 0.5, -d, d))
+
+
+def test_turned_faces_keep_their_edges_and_pairs():
+    """Turning faces over (F[:, ::-1], as the orientation repair does) permutes each turned face's edge ids as
+    turned_edge_of says and leaves _face_pairs as they were, so both are computed once, before the repair."""
+    from source.mesh_topology import _edges, _face_pairs, turned_edge_of
+
+    mesh = trimesh.creation.icosphere(subdivisions=2)
+    F = np.asarray(mesh.faces)
+    F = np.concatenate([F, F[:5], [[0, 1, 0]]])  # faces repeated (non-manifold edges) and a degenerate one
+    turned = np.random.default_rng(1).random(len(F)) < 0.4
+    F2 = np.where(turned[:, None], F[:, ::-1], F)
+    edges, edge_of, count = _edges(F)
+    edges2, edge_of2, count2 = _edges(F2)
+    np.testing.assert_array_equal(edges2, edges)
+    np.testing.assert_array_equal(count2, count)
+    np.testing.assert_array_equal(turned_edge_of(edge_of, turned), edge_of2)
+    for a, b in zip(_face_pairs(edge_of), _face_pairs(edge_of2)):
+        np.testing.assert_array_equal(a, b)
+    V = np.asarray(mesh.vertices)
+    np.testing.assert_array_equal(orient_components(V, F2, edges=(edges2, edge_of2, count2),
+                                                    pairs=_face_pairs(edge_of)), orient_components(V, F2))
