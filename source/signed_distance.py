@@ -97,6 +97,13 @@ REGION_PLANE_TOL = 1e-4
 # faces of Table13's part tilted by 0.3 degrees, which meet within 1e-4-1e-3 of each other's planes, joined one
 # region across an edge lying in another part's face, which nothing else finds (579 of 500,000 samples wrong).
 FLAT_TILT = 1e-4
+# ... or when each one's corner off the edge lies within this (x the bounding-box diagonal) of the other's plane and
+# their normals agree to FLAT_DIST_TILT: far under the test points' offset, so flat for every use of the patches.
+# Slivers need it: the embedded chair_002's leg, a cylinder cut by midpoint subdivision into 281k faces 1e-5 wide,
+# whose coordinates (8 decimals) tilt them by up to 1e-3, fell into 43,258 patches, and 250,022 of its faces lay
+# "in the plane of another patch" (its set-up: 21 s, 2.8x the bare distance query; 842 patches with this).
+FLAT_DIST = 1e-7
+FLAT_DIST_TILT = 1e-2
 # Faces longer than this (x the bounding-box diagonal) are cut for the fast winding number (split_long_faces).
 WINDING_SPLIT = 0.1
 # The first this many points (of the set-up, in all) whose w is wanted get the exact winding number while the fast
@@ -791,7 +798,17 @@ class SignedDistance:
         # joined: the same plane, the same way up (a patch folded onto itself, as in a double-sided stretch of a
         # part, becomes two patches in one plane). Two faces on one edge are in the same plane when their unit
         # normals agree to FLAT_TILT (see there)
-        same = np.abs(self.normals[a] - self.normals[b]).max(1) < FLAT_TILT
+        tilt = np.abs(self.normals[a] - self.normals[b]).max(1)
+        same = tilt < FLAT_TILT
+        # or where each face's far corner (opposite the edge) lies within FLAT_DIST of the other's plane: slivers,
+        # whose rounded coordinates tilt them by more than FLAT_TILT (FLAT_DIST)
+        near = np.flatnonzero(~same & (tilt < FLAT_DIST_TILT))
+        if len(near):
+            a_, b_, e_ = a[near], b[near], e[near]
+            far = lambda f: self.V[self.F[f, np.argmax(self.edge_of[f] == e_[:, None], axis=1)]]  # edge k: opposite corner k
+            gap = lambda f, x: np.abs(np.einsum("nd,nd->n", x - self.V[self.F[f, 0]], self.normals[f]))
+            tol = FLAT_DIST * self.span
+            same[near] = (gap(a_, far(b_)) < tol) & (gap(b_, far(a_)) < tol)
         patch = _components(len(self.F), a[same], b[same])
         # A patch overlaps itself where two of its faces lie on the same side of an edge they share, or more than
         # two share one edge (ChairNoArms4: two faces of one patch on each other, w jumps by 2 across them, and a

@@ -927,3 +927,49 @@ def test_turned_faces_keep_their_edges_and_pairs():
     V = np.asarray(mesh.vertices)
     np.testing.assert_array_equal(orient_components(V, F2, edges=(edges2, edge_of2, count2),
                                                     pairs=_face_pairs(edge_of)), orient_components(V, F2))
+
+
+def test_slivers_tilted_by_rounding_are_one_flat_patch():
+    """A pyramid 1 tall whose square base, 0.01 wide, is a fan of 600 slivers from one corner to points 3.3e-5 apart
+    along the two far edges (the sides over those edges fans from the apex to the same points), the points moved
+    off the base's plane by up to 5e-9, as coordinates rounded to 8 decimals move them (the embedded chair_002): the slivers' normals tilt against each other by more
+    than FLAT_TILT, yet every face of the base lies within FLAT_DIST of its neighbours' planes, so the base is one
+    flat patch and no face counts as lying in another patch's plane. Two faces meeting at 0.3 degrees along an
+    edge (Table13's tilt) stay two patches. w at the test points is the exact winding number's."""
+    n = 300
+    t = np.linspace(0.0, 1.0, n + 1)
+    far = np.concatenate([np.stack([np.ones(n + 1), t], 1), np.stack([t[::-1], np.ones(n + 1)], 1)[1:]])  # (2n+1, 2)
+    base = np.concatenate([[[0.0, 0.0, 0.0]], np.concatenate([0.01 * far, np.zeros((2 * n + 1, 1))], 1),
+                           [[0.005, 0.005, 1.0]]])
+    base[1:-1, 2] += np.random.default_rng(2).uniform(-5e-9, 5e-9, 2 * n + 1)  # off the plane, as rounding moves them
+    apex, m = len(base) - 1, 2 * n + 1
+    fan = np.stack([np.zeros(m - 1, dtype=int), np.arange(2, m + 1), np.arange(1, m)], 1)  # the base, facing -z
+    sides = np.stack([np.full(m - 1, apex), np.arange(1, m), np.arange(2, m + 1)], 1)  # over the two far edges
+    near = np.array([[apex, 0, 1], [apex, m, 0]])  # over the two edges from the corner
+    F = np.concatenate([fan, sides, near])
+    rot = trimesh.transformations.rotation_matrix(0.7, [1.0, 2.0, 0.5])[:3, :3]
+    for V in (base, base @ rot.T):  # as built, and turned by an odd angle
+        S = SignedDistance(V, F, queries_hint=10**7)
+        assert S.use_labels and S.closed
+        patch, _ = S._flat_patches()
+        in_base = np.arange(len(F)) < m - 1
+        tilt = np.abs(S.normals[S._pairs[0]] - S.normals[S._pairs[1]]).max(1)
+        both = in_base[S._pairs[0]] & in_base[S._pairs[1]]
+        assert tilt[both].max() > signed_distance.FLAT_TILT
+        assert len(np.unique(patch[in_base])) == 1 and not S._lying.any()
+        # w at the test points, but those beyond another face (near the needle's tip, thinner than the offset),
+        # which take the fast winding number: it is off there, with the labels or without
+        w_plus, w_minus, owner = S.side_w
+        at = S._off(*S._test_points(S.V[S.F], np.arange(len(S.F)))[:2])
+        keep = np.tile(~S._beyond, 2)
+        assert keep.mean() > 0.95
+        np.testing.assert_array_equal(np.round(np.concatenate([w_plus, w_minus])[keep]),
+                                      np.round(igl.winding_number(S.V, S.F, at[keep])))
+    # two faces 0.01 wide meeting at 0.3 degrees: the far corner 5e-5 off the other's plane
+    a = np.radians(0.3)
+    V = np.array([[0, 0, 0], [0, 0.01, 0], [-0.01, 0.005, 0], [0.01 * np.cos(a), 0.005, 0.01 * np.sin(a)],
+                  [0.0, 0.005, 1.0]])  # and a far apex, closing a tetrahedron-like solid
+    F = np.array([[0, 1, 2], [1, 0, 3], [0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4]])
+    S = SignedDistance(V, F, queries_hint=10**7)
+    patch, _ = S._flat_patches()
+    assert patch[0] != patch[1]
