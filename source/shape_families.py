@@ -38,12 +38,24 @@ def shape_sdf(parts, p):
     return np.min([part_sdf(q, p) for q in parts], axis=0)
 
 
+def _cylinder(radius, half_height, step=None):
+    """A 192-sided cylinder along z, revolved from its profile (r, z). With step, the profile's three lines
+    (bottom, side, top) are cut into pieces of at most step, so the faces come in rings and a hole of about
+    that size can be cut out of any of them; without, the side is one ring of long faces, as CAD writes it."""
+    corners = np.array([[0, -half_height], [radius, -half_height], [radius, half_height], [0, half_height]])
+    profile = [corners[:1]]
+    for a, b in zip(corners[:-1], corners[1:]):
+        n = 1 if step is None else int(np.ceil(np.linalg.norm(b - a) / step))
+        profile.append(a + (b - a) * np.linspace(0, 1, n + 1)[1:, None])
+    return trimesh.creation.revolve(np.concatenate(profile), sections=192)
+
+
 def part_mesh(part):
     c = part["center"]
     if part["type"] == "box":
         m = trimesh.creation.box(extents=2 * np.asarray(part["half"]))
     elif part["type"] == "cylinder":
-        m = trimesh.creation.cylinder(radius=part["radius"], height=2 * part["half_height"], sections=192)
+        m = _cylinder(part["radius"], part["half_height"], part["hole"] / 2 if part.get("hole") else None)
         if part["axis"] == "x":
             m.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [0, 1, 0]))
         elif part["axis"] == "y":
@@ -54,17 +66,23 @@ def part_mesh(part):
     return m
 
 
-def shape_mesh(parts, rng):
-    """Concatenate the part meshes: no union; some parts flipped, some with a small hole."""
+def shape_mesh(parts, rng, subdivide_holed=False):
+    """Concatenate the part meshes: no union; some parts flipped, some with a small hole.
+
+    subdivide_holed: subdivide every holed part to the hole's size, cylinders included, as this generator did
+    before: each long side face of a 192-sided cylinder is quartered down to 1e-5-wide slivers, up to 845k
+    faces a part (the stress meshes of bench/sliver_meshes.py; the same solid, the same analytic truth)."""
     meshes = []
     for part in parts:
-        m = part_mesh(part)
+        m = part_mesh({k: v for k, v in part.items() if k != "hole"} if subdivide_holed else part)
         V, F = m.vertices, m.faces
         if part.get("flip"):
             F = F[:, ::-1]
         if part.get("hole"):
-            # drop a small patch of faces around one face: a hole in the part's surface
-            V, F = trimesh.remesh.subdivide_to_size(V, F, max_edge=part["hole"])
+            # drop a small patch of faces around one face: a hole in the part's surface. A box is subdivided
+            # to the hole's size first; a cylinder was meshed in rings of half its size
+            if part["type"] == "box" or subdivide_holed:
+                V, F = trimesh.remesh.subdivide_to_size(V, F, max_edge=part["hole"])
             centers = V[F].mean(1)
             seed = centers[rng.integers(len(F))]
             F = F[np.linalg.norm(centers - seed, axis=1) > part["hole"]]
@@ -156,6 +174,13 @@ def make_shape(family, seed):
     return parts
 
 
+def embedded_shape(family, index, seed=0, subdivide_holed=False):
+    """(shape seed, parts, mesh) of the embedded dataset's shape <family>_<index> (dataset seed `seed`)."""
+    shape_seed = seed * 100_003 + list(FAMILIES.values()).index(family) * 1_000 + index
+    parts = make_shape(family, shape_seed)
+    return shape_seed, parts, shape_mesh(parts, np.random.default_rng(shape_seed + 1), subdivide_holed)
+
+
 def write_default_dataset(root, per_family=12, seed=0, log=print):
     """Write <root>/<synset>/<model>/models/model_normalized.obj (+ parts.json, the analytic truth)."""
     from pathlib import Path
@@ -164,15 +189,13 @@ def write_default_dataset(root, per_family=12, seed=0, log=print):
 
     root = Path(root)
     n = 0
-    for k, (synset, family) in enumerate(FAMILIES.items()):
+    for synset, family in FAMILIES.items():
         for i in range(per_family):
             model = root / synset / f"{family}_{i:03d}" / "models"
             obj = model / "model_normalized.obj"
             if obj.exists():
                 continue
-            shape_seed = seed * 100_003 + k * 1_000 + i
-            parts = make_shape(family, shape_seed)
-            mesh = shape_mesh(parts, np.random.default_rng(shape_seed + 1))
+            shape_seed, parts, mesh = embedded_shape(family, i, seed)
             with atomic_path(model / "parts.json") as tmp:
                 tmp.write_text(json.dumps({"family": family, "seed": shape_seed, "parts": parts}, indent=1))
             with atomic_path(obj) as tmp:
