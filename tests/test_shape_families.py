@@ -2,14 +2,14 @@
 import numpy as np
 import trimesh
 
+from source.mesh_topology import _edges
 from source.shape_families import FAMILIES, _cylinder, embedded_shape, part_sdf, shape_mesh
 
 
 def _boundary_edges(F):
-    """Edges used by one face only (sorted vertex pairs)."""
-    e = np.sort(np.concatenate([F[:, [0, 1]], F[:, [1, 2]], F[:, [2, 0]]]), axis=1)
-    u, n = np.unique(e, axis=0, return_counts=True)
-    return u[n == 1]
+    """Edges (vertex id pairs) used by one face only."""
+    edges, _, count = _edges(F)
+    return edges[count == 1]
 
 
 def test_cylinder_without_step_is_trimeshs():
