@@ -50,12 +50,13 @@ def _cylinder(radius, half_height, step=None):
     return trimesh.creation.revolve(np.concatenate(profile), sections=192)
 
 
-def part_mesh(part):
+def part_mesh(part, rings=True):
+    """The part's mesh; rings: a holed cylinder in rings of half the hole's size (_cylinder), else CAD's long faces."""
     c = part["center"]
     if part["type"] == "box":
         m = trimesh.creation.box(extents=2 * np.asarray(part["half"]))
     elif part["type"] == "cylinder":
-        m = _cylinder(part["radius"], part["half_height"], part["hole"] / 2 if part.get("hole") else None)
+        m = _cylinder(part["radius"], part["half_height"], part["hole"] / 2 if rings and part.get("hole") else None)
         if part["axis"] == "x":
             m.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [0, 1, 0]))
         elif part["axis"] == "y":
@@ -74,7 +75,7 @@ def shape_mesh(parts, rng, subdivide_holed=False):
     faces a part (the stress meshes of bench/sliver_meshes.py; the same solid, the same analytic truth)."""
     meshes = []
     for part in parts:
-        m = part_mesh({k: v for k, v in part.items() if k != "hole"} if subdivide_holed else part)
+        m = part_mesh(part, rings=not subdivide_holed)
         V, F = m.vertices, m.faces
         if part.get("flip"):
             F = F[:, ::-1]
